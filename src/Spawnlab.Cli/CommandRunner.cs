@@ -1,0 +1,31 @@
+using Spawnlab.Labs;
+
+namespace Spawnlab.Cli;
+
+/// <summary>Maps what a command throws to a message on stderr and an exit code: 0 success, 2 invalid input, 1 anything else.</summary>
+internal static class CommandRunner
+{
+    public static async Task<int> RunAsync(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (LabFileException e)
+        {
+            foreach (var error in e.Errors)
+                Console.Error.WriteLine($"error: {error}");
+            return e.ExitCode;
+        }
+        catch (SpawnlabException e)
+        {
+            Console.Error.WriteLine($"spawnlab: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("spawnlab: interrupted");
+            return 130;
+        }
+    }
+}

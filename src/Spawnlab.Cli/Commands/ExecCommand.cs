@@ -1,0 +1,24 @@
+using System.CommandLine;
+using Spawnlab.Host;
+using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class ExecCommand
+{
+    public static Command Create()
+    {
+        var machine = new Argument<string>("machine") { Description = "MACHINE, or LAB/MACHINE where the name is ambiguous" };
+        var commandLine = new Argument<string[]>("command") { Description = "The command to run, after --", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("exec", "Run a command inside a machine; its output and exit code are the command's") { machine, commandLine };
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            var controller = GlobalOptions.Controller(result);
+            var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
+            var leader = LabController.LeaderOf(lab, found);
+            return await AttachedProcess.RunAsync(MachineRuntime.Enter(leader, result.GetValue(commandLine)!), cancellationToken);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spawnlab.Lifecycle;
+using Spectre.Console;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class ListCommand
+{
+    public static Command Create()
+    {
+        var lab = new Argument<string?>("lab") { Description = "Only this lab", Arity = ArgumentArity.ZeroOrOne };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var command = new Command("ls", "List the machines of every lab, or of one lab") { lab, json };
+        command.SetAction(result => CommandRunner.RunAsync(() =>
+        {
+            var labs = GlobalOptions.Controller(result).Store.LoadAll()
+                .Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
+            var machines = MachineStatus.Of(labs);
+            if (result.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+                return Task.FromResult(0);
+            }
+            if (machines.Count == 0)
+            {
+                Console.Error.WriteLine("no machines");
+                return Task.FromResult(0);
+            }
+            var table = new Table().Border(TableBorder.Simple)
+                .AddColumns("LAB", "MACHINE", "STATE", "ADDRESSES", "MAC", "ROOT");
+            foreach (var m in machines)
+            {
+                table.AddRow(
+                    Markup.Escape(m.Lab),
+                    Markup.Escape(m.Machine),
+                    m.State == "running" ? "[green]running[/]" : "[yellow]stopped[/]",
+                    Markup.Escape(string.Join("\n", m.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "-"}"))),
+                    Markup.Escape(string.Join("\n", m.Interfaces.Select(i => i.Mac))),
+                    Markup.Escape(m.Root));
+            }
+            AnsiConsole.Write(table);
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using Spawnlab.Host;
+using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class ShellCommand
+{
+    public static Command Create()
+    {
+        var machine = new Argument<string>("machine") { Description = "MACHINE, or LAB/MACHINE where the name is ambiguous" };
+        var command = new Command("shell", "Open an interactive login shell as root inside a machine") { machine };
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            if (Console.IsInputRedirected)
+                throw new SpawnlabException("spawnlab shell needs a terminal; use `spawnlab exec MACHINE -- CMD` from scripts");
+            var controller = GlobalOptions.Controller(result);
+            var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
+            var leader = LabController.LeaderOf(lab, found);
+            var term = Environment.GetEnvironmentVariable("TERM") ?? "xterm";
+            var shell = MachineRuntime.Enter(leader, [$"TERM={term}", "/bin/sh", "-c", "cd /root 2>/dev/null; exec \"$(command -v bash || echo /bin/sh)\" -l"]);
+            return await AttachedProcess.RunAsync(shell, cancellationToken);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,20 @@
+using System.CommandLine;
+using Spawnlab.Labs;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class ValidateCommand
+{
+    public static Command Create()
+    {
+        var file = LabArgument.File("The lab file");
+        var command = new Command("validate", "Check a lab file without touching the host") { file };
+        command.SetAction(result => CommandRunner.RunAsync(() =>
+        {
+            var lab = LabParser.ParseFile(result.GetValue(file)!);
+            Console.WriteLine($"{lab.FilePath}: lab {lab.Name} is valid ({lab.Images.Count} images, {lab.Networks.Count} networks, {lab.Machines.Count} machines)");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+}

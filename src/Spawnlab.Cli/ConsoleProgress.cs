@@ -1,0 +1,19 @@
+using Spawnlab.Lifecycle;
+
+namespace Spawnlab.Cli;
+
+/// <summary>Plain, timestamped progress lines on stderr: readable on a terminal and in a CI log alike.</summary>
+internal sealed class ConsoleProgress : IProgressSink
+{
+    private readonly Lock _lock = new();
+
+    public void Report(string value) => Write(value);
+
+    public void Machine(string machine, string status) => Write($"{machine}: {status}");
+
+    private void Write(string line)
+    {
+        lock (_lock)
+            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {line}");
+    }
+}

@@ -1,0 +1,14 @@
+using System.CommandLine;
+using Spawnlab.Cli;
+using Spawnlab.Cli.Commands;
+
+var root = new RootCommand("Spawnlab: a lab file becomes a running multi-machine test network of systemd-nspawn machines, and goes away without a trace.");
+root.Options.Add(GlobalOptions.StateDirectory);
+root.Subcommands.Add(ValidateCommand.Create());
+root.Subcommands.Add(UpCommand.Create());
+root.Subcommands.Add(DownCommand.Create());
+root.Subcommands.Add(ListCommand.Create());
+root.Subcommands.Add(ExecCommand.Create());
+root.Subcommands.Add(ShellCommand.Create());
+root.Subcommands.Add(PoolCommand.Create());
+return await root.Parse(args).InvokeAsync();

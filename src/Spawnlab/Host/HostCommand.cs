@@ -1,0 +1,35 @@
+using System.Collections.Immutable;
+
+namespace Spawnlab.Host;
+
+/// <summary>
+/// An external command as a value: built with <c>With…</c> methods, run by an <see cref="IHostShell"/>.
+/// </summary>
+public sealed record HostCommand(string Program, ImmutableArray<string> Arguments)
+{
+    public string? StandardInput { get; init; }
+    public ImmutableDictionary<string, string> Environment { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    /// <summary>When false, a non-zero exit code is returned in the result instead of thrown.</summary>
+    public bool ThrowOnFailure { get; init; } = true;
+
+    public static HostCommand Of(string program, params IEnumerable<string> arguments) => new(program, [.. arguments]);
+
+    public HostCommand WithArguments(params IEnumerable<string> arguments) => this with { Arguments = Arguments.AddRange(arguments) };
+
+    public HostCommand WithStandardInput(string input) => this with { StandardInput = input };
+
+    public HostCommand WithEnvironment(string name, string value) => this with { Environment = Environment.SetItem(name, value) };
+
+    public HostCommand WithoutThrowing() => this with { ThrowOnFailure = false };
+
+    public override string ToString() => string.Join(' ', Arguments.Prepend(Program).Select(Quote));
+
+    private static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,@+%".Contains(c)) ? word : $"'{word.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+}
+
+public sealed record HostResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public bool Succeeded => ExitCode == 0;
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+using Spawnlab.Host.Interop;
+
+namespace Spawnlab.Host;
+
+/// <summary>
+/// A process identified by its pid and its start time (in clock ticks since boot), so that a recorded pid
+/// reused by an unrelated process after a crash or a reboot is never signalled.
+/// </summary>
+public sealed record HostProcess(int Pid, long StartTicks)
+{
+    public const int SigKill = 9;
+    public const int SigTerm = 15;
+
+    public static HostProcess? Find(int pid) => ReadStartTicks(pid) is { } ticks ? new HostProcess(pid, ticks) : null;
+
+    public bool IsAlive => ReadStartTicks(Pid) == StartTicks && !IsZombie(Pid);
+
+    /// <summary>Sends a signal if the process is still the one recorded; returns whether it was.</summary>
+    public bool Signal(int signal) => IsAlive && Libc.Kill(Pid, signal) == 0;
+
+    /// <summary>The pids of this process's direct children.</summary>
+    public IReadOnlyList<int> Children()
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{Pid}/task/{Pid}/children")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (IsAlive)
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(50, cancellationToken);
+        }
+        return true;
+    }
+
+    private static long? ReadStartTicks(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        // The command name (field 2) may hold spaces and parentheses: fields are counted from the last ')'.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[19], CultureInfo.InvariantCulture);
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X';
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+}

@@ -1,0 +1,561 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Spawnlab.Labs;
+
+/// <summary>
+/// Parses and validates a lab file (version 1) before anything touches the host.
+/// Every problem is reported with its file, line and column; a lab with any problem is rejected whole.
+/// </summary>
+public static partial class LabParser
+{
+    public const int MaxLabNameLength = 20;
+    public const int MaxMachineNameLength = 40;
+
+    /// <summary>Network names become interface names inside machines: at most 15 bytes.</summary>
+    public const int MaxNetworkNameLength = 15;
+
+    public static LabDefinition ParseFile(string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(fullPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SpawnlabException($"cannot read lab file {path}: {e.Message}", exitCode: 2);
+        }
+        return Parse(text, fullPath);
+    }
+
+    public static LabDefinition Parse(string text, string filePath)
+    {
+        var reader = new YamlNodeReader(filePath);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            var message = e.InnerException is { } inner && e.Message.Contains("Duplicate key", StringComparison.Ordinal)
+                ? inner.Message : e.Message;
+            message = StripMarkPrefix(message);
+            if (e.Message.Contains("Duplicate key", StringComparison.Ordinal))
+                message = "duplicate key: each name may appear only once in a mapping";
+            reader.Error(e.Start.Line, e.Start.Column, $"invalid YAML: {message}");
+            throw new LabFileException(reader.Errors);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            reader.Error(1, 1, $"invalid YAML: {e.Message}");
+            throw new LabFileException(reader.Errors);
+        }
+
+        if (stream.Documents.Count != 1)
+        {
+            reader.Error(1, 1, stream.Documents.Count == 0
+                ? "empty lab file: expected a mapping with lab, images, networks and machines"
+                : "expected one YAML document, found several");
+            throw new LabFileException(reader.Errors);
+        }
+
+        var lab = new Builder(reader, filePath).Build(stream.Documents[0].RootNode);
+        if (reader.Errors.Count > 0 || lab is null)
+            throw new LabFileException(reader.Errors);
+        return lab;
+    }
+
+    /// <summary>Only the lab's name from a lab file, which may have been edited since the lab came up.</summary>
+    public static string ReadName(string path)
+    {
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(File.ReadAllText(path)));
+            if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode root
+                && root.Children.TryGetValue(new YamlScalarNode("lab"), out var node) && node is YamlScalarNode { Value: { } name }
+                && LabName().IsMatch(name))
+                return name;
+        }
+        catch (Exception e) when (e is YamlException or IOException)
+        {
+        }
+        throw new SpawnlabException($"{path}: cannot read the lab's name from it; name the lab instead", exitCode: 2);
+    }
+
+    private static string StripMarkPrefix(string message)
+    {
+        // YamlDotNet prefixes "(Line: 3, Col: 5, Idx: 20) - (Line: …): "; the position is reported separately.
+        var match = MarkPrefix().Match(message);
+        return match.Success ? message[match.Length..] : message;
+    }
+
+    [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
+    private static partial Regex MarkPrefix();
+
+    [GeneratedRegex("^[a-z][a-z0-9-]*$")]
+    public static partial Regex LabName();
+
+    /// <summary>A hostname label: letters, digits and inner hyphens.</summary>
+    [GeneratedRegex("^[a-z]([a-z0-9-]*[a-z0-9])?$")]
+    internal static partial Regex MachineName();
+
+    [GeneratedRegex("^[a-z][a-z0-9_-]*$")]
+    internal static partial Regex SimpleName();
+
+    private sealed class Builder(YamlNodeReader reader, string filePath)
+    {
+        private readonly string _directory = Path.GetDirectoryName(filePath)!;
+
+        public LabDefinition? Build(YamlNode root)
+        {
+            if (reader.Mapping(root, "lab file") is not { } top)
+                return null;
+            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines");
+
+            string? name = null;
+            if (!fields.TryGetValue("lab", out var nameNode))
+                reader.Error(top, "lab file: missing key 'lab' (the lab's name)");
+            else if (reader.String(nameNode, "lab") is { } labName)
+                name = CheckName(nameNode, labName, "lab", LabName(), MaxLabNameLength, "a lowercase letter followed by lowercase letters, digits or '-'");
+
+            var images = fields.TryGetValue("images", out var imagesNode) ? Images(imagesNode) : [];
+            var networks = fields.TryGetValue("networks", out var networksNode) ? Networks(networksNode) : [];
+            CheckOverlaps(networks);
+            var machines = new Dictionary<string, MachineDefinition>(StringComparer.Ordinal);
+            if (!fields.TryGetValue("machines", out var machinesNode))
+                reader.Error(top, "lab file: missing key 'machines'");
+            else
+                machines = Machines(machinesNode, images, networks);
+
+            if (name is null)
+                return null;
+            return new LabDefinition(
+                name, filePath,
+                images.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal),
+                networks.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal),
+                machines);
+        }
+
+        private string? CheckName(YamlNode node, string value, string what, Regex pattern, int maxLength, string expected)
+        {
+            if (!pattern.IsMatch(value))
+            {
+                reader.Error(node, $"{what} name '{value}': expected {expected}");
+                return null;
+            }
+            if (value.Length > maxLength)
+            {
+                reader.Error(node, $"{what} name '{value}' is {value.Length} characters long: expected at most {maxLength}");
+                return null;
+            }
+            return value;
+        }
+
+        private Dictionary<string, (ImageDefinition Definition, YamlNode Node)> Images(YamlNode node)
+        {
+            var images = new Dictionary<string, (ImageDefinition, YamlNode)>(StringComparer.Ordinal);
+            if (reader.Mapping(node, "images") is not { } mapping)
+                return images;
+            foreach (var (name, keyNode, value) in reader.Entries(mapping, "images"))
+            {
+                var what = $"image '{name}'";
+                if (CheckName(keyNode, name, "image", SimpleName(), 40, "a lowercase letter followed by lowercase letters, digits, '-' or '_'") is null)
+                    continue;
+                if (reader.Mapping(value, what) is not { } body)
+                    continue;
+                var fields = reader.Fields(body, what, "bootstrap", "suite", "mirror", "packages", "setup");
+                var ok = true;
+                string bootstrap = "debootstrap";
+                if (fields.TryGetValue("bootstrap", out var bootstrapNode))
+                {
+                    var kind = reader.String(bootstrapNode, $"{what} bootstrap");
+                    if (kind is null)
+                        ok = false;
+                    else if (kind is not "debootstrap")
+                    {
+                        reader.Error(bootstrapNode, kind is "pacstrap" or "tarball" or "command"
+                            ? $"{what} bootstrap: '{kind}' is not supported by this version of Spawnlab yet; expected debootstrap"
+                            : $"{what} bootstrap: unknown method '{kind}', expected debootstrap");
+                        ok = false;
+                    }
+                    else
+                        bootstrap = kind;
+                }
+                var suite = "bookworm";
+                if (fields.TryGetValue("suite", out var suiteNode))
+                {
+                    if (reader.String(suiteNode, $"{what} suite") is { } s && SimpleName().IsMatch(s))
+                        suite = s;
+                    else
+                    {
+                        if (suiteNode is YamlScalarNode)
+                            reader.Error(suiteNode, $"{what} suite: expected a Debian suite name such as bookworm");
+                        ok = false;
+                    }
+                }
+                string? mirror = null;
+                if (fields.TryGetValue("mirror", out var mirrorNode))
+                {
+                    mirror = reader.String(mirrorNode, $"{what} mirror");
+                    if (mirror is not null && !(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"))
+                    {
+                        reader.Error(mirrorNode, $"{what} mirror: expected an http, https or file URL, found '{mirror}'");
+                        ok = false;
+                    }
+                }
+                var packages = new List<string>();
+                if (fields.TryGetValue("packages", out var packagesNode))
+                {
+                    foreach (var (package, packageNode) in reader.Strings(packagesNode, $"{what} packages"))
+                    {
+                        if (PackageName().IsMatch(package))
+                            packages.Add(package);
+                        else
+                        {
+                            reader.Error(packageNode, $"{what} packages: '{package}' is not a Debian package name");
+                            ok = false;
+                        }
+                    }
+                }
+                string? setup = null;
+                if (fields.TryGetValue("setup", out var setupNode))
+                    setup = reader.String(setupNode, $"{what} setup");
+                if (ok)
+                    images[name] = (new ImageDefinition(name, bootstrap, suite, mirror, packages, setup), keyNode);
+            }
+            return images;
+        }
+
+        private Dictionary<string, (NetworkDefinition Definition, YamlNode Node)> Networks(YamlNode node)
+        {
+            var networks = new Dictionary<string, (NetworkDefinition, YamlNode)>(StringComparer.Ordinal);
+            if (reader.Mapping(node, "networks") is not { } mapping)
+                return networks;
+            foreach (var (name, keyNode, value) in reader.Entries(mapping, "networks"))
+            {
+                var what = $"network '{name}'";
+                if (CheckName(keyNode, name, "network", MachineName(), MaxNetworkNameLength,
+                        "a lowercase letter followed by lowercase letters, digits or inner '-' (it names the interface inside each machine)") is null)
+                    continue;
+                if (reader.Mapping(value, what) is not { } body)
+                    continue;
+                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink");
+                IPNetwork? subnet = null;
+                if (!fields.TryGetValue("subnet", out var subnetNode))
+                    reader.Error(body, $"{what}: missing key 'subnet' (an IPv4 network such as 10.0.0.0/24)");
+                else if (reader.String(subnetNode, $"{what} subnet") is { } text)
+                    subnet = Subnet(subnetNode, text, what);
+
+                IPAddress? host = null;
+                if (fields.TryGetValue("host", out var hostNode) && reader.String(hostNode, $"{what} host") is { } hostText)
+                {
+                    host = Address(hostNode, hostText, $"{what} host");
+                    if (host is not null && subnet is { } s && !IsUsable(s, host))
+                    {
+                        reader.Error(hostNode, $"{what} host: {host} is not a usable address of {s}");
+                        host = null;
+                    }
+                }
+                var nat = fields.TryGetValue("nat", out var natNode) ? reader.Bool(natNode, $"{what} nat") : false;
+                var dhcp = fields.TryGetValue("dhcp", out var dhcpNode) ? reader.Bool(dhcpNode, $"{what} dhcp") : false;
+                if (nat == true && host is null && hostNode is null)
+                    reader.Error(natNode!, $"{what} nat: NAT needs the host on the network; expected a 'host' address");
+                string? uplink = null;
+                if (fields.TryGetValue("uplink", out var uplinkNode) && reader.String(uplinkNode, $"{what} uplink") is { } u)
+                {
+                    if (u.Length > 15 || !InterfaceName().IsMatch(u))
+                        reader.Error(uplinkNode, $"{what} uplink: '{u}' is not an interface name");
+                    else
+                        uplink = u;
+                }
+                if (dhcp == true)
+                    reader.Error(dhcpNode!, $"{what} dhcp: a DHCP server run by Spawnlab is not available in this version; expected false (a machine of the lab may serve DHCP)");
+                if (subnet is { } net && nat is { } n && dhcp is { } d)
+                    networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink), keyNode);
+            }
+            return networks;
+        }
+
+        private IPNetwork? Subnet(YamlNode node, string text, string what)
+        {
+            var slash = text.IndexOf('/');
+            if (slash < 0 || !IPAddress.TryParse(text[..slash], out var address) || address.AddressFamily != AddressFamily.InterNetwork
+                || !int.TryParse(text[(slash + 1)..], out var prefix) || prefix is < 8 or > 30)
+            {
+                reader.Error(node, $"{what} subnet: '{text}' is not an IPv4 network; expected an address and a prefix length from 8 to 30, such as 10.0.0.0/24");
+                return null;
+            }
+            var network = new IPNetwork(Mask(address, prefix), prefix);
+            if (!network.BaseAddress.Equals(address))
+            {
+                reader.Error(node, $"{what} subnet: '{text}' has host bits set; expected {network}");
+                return null;
+            }
+            return network;
+        }
+
+        private IPAddress? Address(YamlNode node, string text, string what)
+        {
+            if (IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetwork && text.Count(c => c == '.') == 3)
+                return address;
+            reader.Error(node, $"{what}: '{text}' is not an IPv4 address");
+            return null;
+        }
+
+        private void CheckOverlaps(Dictionary<string, (NetworkDefinition Definition, YamlNode Node)> networks)
+        {
+            var list = networks.Values.ToList();
+            for (var i = 0; i < list.Count; i++)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    var (a, b) = (list[j].Definition, list[i].Definition);
+                    if (a.Subnet.Contains(b.Subnet.BaseAddress) || b.Subnet.Contains(a.Subnet.BaseAddress))
+                        reader.Error(list[i].Node, $"network '{b.Name}': subnet {b.Subnet} overlaps {a.Subnet} of network '{a.Name}'");
+                }
+            }
+        }
+
+        private Dictionary<string, MachineDefinition> Machines(
+            YamlNode node,
+            Dictionary<string, (ImageDefinition Definition, YamlNode Node)> images,
+            Dictionary<string, (NetworkDefinition Definition, YamlNode Node)> networks)
+        {
+            var machines = new Dictionary<string, MachineDefinition>(StringComparer.Ordinal);
+            if (reader.Mapping(node, "machines") is not { } mapping)
+                return machines;
+            var taken = new Dictionary<IPAddress, string>();
+            foreach (var (_, (network, _)) in networks)
+            {
+                if (network.Host is { } host)
+                    taken[host] = $"the host on network '{network.Name}'";
+            }
+            var hostnames = new Dictionary<string, string>(StringComparer.Ordinal);
+
+            foreach (var (name, keyNode, value) in reader.Entries(mapping, "machines"))
+            {
+                var what = $"machine '{name}'";
+                if (CheckName(keyNode, name, "machine", MachineName(), MaxMachineNameLength,
+                        "a hostname: a lowercase letter followed by lowercase letters, digits or inner '-'") is null)
+                    continue;
+                if (reader.Mapping(value, what) is not { } body)
+                    continue;
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only");
+                var ok = true;
+
+                string? image = null;
+                if (!fields.TryGetValue("image", out var imageNode))
+                {
+                    reader.Error(body, $"{what}: missing key 'image'");
+                    ok = false;
+                }
+                else if (reader.String(imageNode, $"{what} image") is { } imageName)
+                {
+                    if (images.ContainsKey(imageName))
+                        image = imageName;
+                    else
+                    {
+                        reader.Error(imageNode, $"{what} image: no image named '{imageName}'; expected one of: {List(images.Keys)}");
+                        ok = false;
+                    }
+                }
+
+                var interfaces = new List<MachineInterface>();
+                if (fields.TryGetValue("networks", out var networksNode) && reader.Mapping(networksNode, $"{what} networks") is { } attachments)
+                {
+                    foreach (var (networkName, networkKey, attachment) in reader.Entries(attachments, $"{what} networks"))
+                    {
+                        if (!networks.TryGetValue(networkName, out var network))
+                        {
+                            reader.Error(networkKey, $"{what} networks: no network named '{networkName}'; expected one of: {List(networks.Keys)}");
+                            ok = false;
+                            continue;
+                        }
+                        if (Interface(attachment, network.Definition, $"{what} network '{networkName}'", taken, name) is { } iface)
+                            interfaces.Add(iface);
+                        else
+                            ok = false;
+                    }
+                }
+
+                var binds = new List<BindMount>();
+                if (fields.TryGetValue("binds", out var bindsNode))
+                {
+                    foreach (var (text, bindNode) in reader.Strings(bindsNode, $"{what} binds"))
+                    {
+                        if (Bind(bindNode, text, $"{what} binds") is { } bind)
+                            binds.Add(bind);
+                        else
+                            ok = false;
+                    }
+                }
+                var tmpfs = new List<string>();
+                if (fields.TryGetValue("tmpfs", out var tmpfsNode))
+                {
+                    foreach (var (text, pathNode) in reader.Strings(tmpfsNode, $"{what} tmpfs"))
+                    {
+                        if (MachinePath(pathNode, text, $"{what} tmpfs"))
+                            tmpfs.Add(text);
+                        else
+                            ok = false;
+                    }
+                }
+                var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
+
+                if (hostnames.TryGetValue(name, out var other))
+                    reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
+                hostnames[name] = what;
+                if (ok && image is not null && readOnly is { } ro)
+                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro);
+            }
+            return machines;
+        }
+
+        private MachineInterface? Interface(YamlNode node, NetworkDefinition network, string what, Dictionary<IPAddress, string> taken, string machine)
+        {
+            if (reader.Mapping(node, what) is not { } body)
+                return null;
+            var fields = reader.Fields(body, what, "address", "gateway", "dhcp");
+            var dhcp = fields.TryGetValue("dhcp", out var dhcpNode) ? reader.Bool(dhcpNode, $"{what} dhcp") : false;
+            if (dhcp == true)
+            {
+                reader.Error(dhcpNode!, $"{what} dhcp: DHCP clients are not available in this version; expected a static 'address'");
+                return null;
+            }
+            if (!fields.TryGetValue("address", out var addressNode))
+            {
+                reader.Error(body, $"{what}: missing key 'address' (such as {Example(network)})");
+                return null;
+            }
+            if (reader.String(addressNode, $"{what} address") is not { } text)
+                return null;
+            var slash = text.IndexOf('/');
+            var addressText = slash < 0 ? text : text[..slash];
+            var prefix = network.Subnet.PrefixLength;
+            if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], out prefix) || prefix != network.Subnet.PrefixLength))
+            {
+                reader.Error(addressNode, $"{what} address: '{text}' has a prefix length other than the subnet's; expected /{network.Subnet.PrefixLength}");
+                return null;
+            }
+            if (Address(addressNode, addressText, $"{what} address") is not { } address)
+                return null;
+            if (!IsUsable(network.Subnet, address))
+            {
+                reader.Error(addressNode, $"{what} address: {address} is not a usable address of subnet {network.Subnet}");
+                return null;
+            }
+            if (taken.TryGetValue(address, out var owner))
+            {
+                reader.Error(addressNode, $"{what} address: {address} is already taken by {owner}");
+                return null;
+            }
+            taken[address] = $"machine '{machine}'";
+
+            IPAddress? gateway = null;
+            if (fields.TryGetValue("gateway", out var gatewayNode))
+            {
+                if (reader.String(gatewayNode, $"{what} gateway") is not { } gatewayText
+                    || Address(gatewayNode, gatewayText, $"{what} gateway") is not { } g)
+                    return null;
+                if (!IsUsable(network.Subnet, g) || g.Equals(address))
+                {
+                    reader.Error(gatewayNode, $"{what} gateway: {g} is not another usable address of subnet {network.Subnet}");
+                    return null;
+                }
+                gateway = g;
+            }
+            return new MachineInterface(network.Name, address, prefix, gateway, Dhcp: false);
+        }
+
+        private BindMount? Bind(YamlNode node, string text, string what)
+        {
+            var parts = text.Split(':');
+            if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                reader.Error(node, $"{what}: '{text}' expected HOST_PATH:MACHINE_PATH or HOST_PATH:MACHINE_PATH:ro");
+                return null;
+            }
+            var readOnly = false;
+            if (parts.Length == 3)
+            {
+                if (parts[2] is not ("ro" or "rw"))
+                {
+                    reader.Error(node, $"{what}: '{text}' has option '{parts[2]}'; expected ro or rw");
+                    return null;
+                }
+                readOnly = parts[2] == "ro";
+            }
+            if (!MachinePath(node, parts[1], what))
+                return null;
+            var source = Path.GetFullPath(Path.Combine(_directory, parts[0]));
+            if (!Directory.Exists(source) && !File.Exists(source))
+            {
+                reader.Error(node, $"{what}: host path '{parts[0]}' does not exist (resolved to {source})");
+                return null;
+            }
+            return new BindMount(source, parts[1], readOnly);
+        }
+
+        private bool MachinePath(YamlNode node, string path, string what)
+        {
+            if (!path.StartsWith('/') || path.Split('/').Any(part => part is ".." or ".") || path.Contains("//", StringComparison.Ordinal)
+                || path == "/" || path.Any(char.IsControl) || path.Contains(':'))
+            {
+                reader.Error(node, $"{what}: '{path}' expected an absolute path inside the machine, without '.', '..' or ':', other than /");
+                return false;
+            }
+            return true;
+        }
+
+        private static string Example(NetworkDefinition network)
+        {
+            var bytes = network.Subnet.BaseAddress.GetAddressBytes();
+            bytes[3] += 10;
+            return $"{new IPAddress(bytes)}/{network.Subnet.PrefixLength}";
+        }
+
+        private static string List(IEnumerable<string> names) =>
+            names.Any() ? string.Join(", ", names) : "(none defined)";
+    }
+
+    internal static IPAddress Mask(IPAddress address, int prefix)
+    {
+        var value = ToUInt(address) & PrefixMask(prefix);
+        return FromUInt(value);
+    }
+
+    /// <summary>An address that a machine or the host can take: inside the subnet, neither its network nor its broadcast address.</summary>
+    internal static bool IsUsable(IPNetwork subnet, IPAddress address)
+    {
+        if (!subnet.Contains(address))
+            return false;
+        var value = ToUInt(address);
+        var network = ToUInt(subnet.BaseAddress);
+        var broadcast = network | ~PrefixMask(subnet.PrefixLength);
+        return value != network && value != broadcast;
+    }
+
+    private static uint PrefixMask(int prefix) => prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
+
+    internal static uint ToUInt(IPAddress address)
+    {
+        var b = address.GetAddressBytes();
+        return ((uint)b[0] << 24) | ((uint)b[1] << 16) | ((uint)b[2] << 8) | b[3];
+    }
+
+    internal static IPAddress FromUInt(uint value) =>
+        new([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9+.-]+$")]
+    private static partial Regex PackageName();
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    private static partial Regex InterfaceName();
+}

@@ -1,0 +1,121 @@
+using System.Globalization;
+using Spawnlab.Host;
+
+namespace Spawnlab.Machines;
+
+/// <summary>Starts, watches, enters and stops booted machines.</summary>
+public sealed class MachineRuntime(IHostShell shell)
+{
+    public static readonly string[] ExecEnvironment =
+        ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "USER=root", "LOGNAME=root"];
+
+    /// <summary>
+    /// Starts systemd-nspawn in a session of its own with its output going to <paramref name="logFile"/>, so that the
+    /// machine outlives the CLI. Returns the nspawn process.
+    /// </summary>
+    public async Task<HostProcess> SpawnDetachedAsync(IReadOnlyList<string> arguments, string logFile, CancellationToken cancellationToken)
+    {
+        // A background job of a non-interactive shell is not a process group leader, so setsid does not fork:
+        // $! is the pid of systemd-nspawn itself.
+        var output = await shell.OutputAsync(
+            HostCommand.Of("sh", ["-c", "setsid \"$@\" </dev/null >>\"$0\" 2>&1 & echo $!", logFile, "systemd-nspawn", .. arguments]),
+            cancellationToken);
+        var pid = int.Parse(output, CultureInfo.InvariantCulture);
+        return HostProcess.Find(pid) ?? throw new SpawnlabException($"systemd-nspawn exited at once: {LogTail(logFile)}");
+    }
+
+    /// <summary>The machine's PID 1 as the host sees it: the child of systemd-nspawn that lives in a new PID namespace.</summary>
+    public static int? Leader(HostProcess nspawn)
+    {
+        if (!nspawn.IsAlive)
+            return null;
+        foreach (var child in nspawn.Children())
+        {
+            try
+            {
+                var own = new FileInfo("/proc/self/ns/pid").LinkTarget;
+                var theirs = new FileInfo($"/proc/{child}/ns/pid").LinkTarget;
+                if (own != theirs)
+                    return child;
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Waits until systemd inside says the machine is running or degraded. Past the timeout, or if the machine dies,
+    /// fails with the tail of the machine's boot log.
+    /// </summary>
+    public async Task<int> WaitUntilReadyAsync(string machine, HostProcess nspawn, string logFile, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var lastState = "starting";
+        try
+        {
+            while (true)
+            {
+                if (!nspawn.IsAlive)
+                    throw new SpawnlabException($"machine {machine} stopped while booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+                if (Leader(nspawn) is { } leader)
+                {
+                    var result = await shell.RunAsync(
+                        Enter(leader, ["systemctl", "is-system-running", "--wait"]).WithoutThrowing(), deadline.Token);
+                    lastState = result.StandardOutput.Trim() is { Length: > 0 } state ? state : lastState;
+                    if (lastState is "running" or "degraded")
+                        return leader;
+                    // "offline" only means systemd inside does not answer on its bus yet.
+                    if (lastState is "stopping")
+                        throw new SpawnlabException($"machine {machine} is {lastState} instead of booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+                }
+                await Task.Delay(50, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new SpawnlabException(
+                $"machine {machine} was not ready after {timeout.TotalSeconds:0} s (systemd says '{lastState}'); its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+        }
+    }
+
+    /// <summary>A command run inside the machine through all of its namespaces, with a clean environment.</summary>
+    public static HostCommand Enter(int leader, IEnumerable<string> command) =>
+        HostCommand.Of("nsenter", ["--target", leader.ToString(CultureInfo.InvariantCulture), "--all", "--", "env", "-i", .. ExecEnvironment, .. command]);
+
+    /// <summary>
+    /// Asks systemd-nspawn to shut the machine down (it turns SIGTERM into a halt of the machine); past the timeout,
+    /// kills the machine's PID 1, which takes every process of the machine with it, and nspawn.
+    /// </summary>
+    public static async Task StopAsync(HostProcess nspawn, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!nspawn.IsAlive)
+            return;
+        var leader = Leader(nspawn) is { } pid ? HostProcess.Find(pid) : null;
+        nspawn.Signal(HostProcess.SigTerm);
+        if (await nspawn.WaitForExitAsync(timeout, cancellationToken))
+            return;
+        leader?.Signal(HostProcess.SigKill);
+        nspawn.Signal(HostProcess.SigKill);
+        if (!await nspawn.WaitForExitAsync(TimeSpan.FromSeconds(10), cancellationToken))
+            throw new SpawnlabException($"systemd-nspawn (pid {nspawn.Pid}) survived SIGKILL");
+    }
+
+    public static string LogTail(string logFile, int lines = 15)
+    {
+        try
+        {
+            var text = File.ReadAllLines(logFile).Select(l => StripAnsi(l).TrimEnd()).Where(l => l.Length > 0).TakeLast(lines);
+            return string.Join(Environment.NewLine, text.Select(l => "  " + l));
+        }
+        catch (IOException)
+        {
+            return "  (no log)";
+        }
+    }
+
+    private static string StripAnsi(string line) =>
+        System.Text.RegularExpressions.Regex.Replace(line, @"\x1b\[[0-9;]*[A-Za-z]", "");
+}

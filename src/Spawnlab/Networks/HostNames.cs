@@ -1,0 +1,46 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Spawnlab.Networks;
+
+/// <summary>
+/// Names of the host objects a lab creates. Each is derived from the lab's name and the object's own names only,
+/// so it is the same on every run; interface names carry a hash so that they stay unique within 15 bytes.
+/// </summary>
+public static class HostNames
+{
+    public const int MaxInterfaceName = 15;
+
+    /// <summary>The prefix of every interface Spawnlab makes; nothing else on the host is ever taken for ours.</summary>
+    public const string InterfacePrefix = "sl";
+
+    public static string Bridge(string lab, string network) => Interface("b", network, $"bridge/{lab}/{network}");
+
+    /// <summary>The host side of the veth pair that joins a machine to a network's bridge.</summary>
+    public static string HostVeth(string lab, string machine, string network) => Interface("v", machine, $"veth/{lab}/{machine}/{network}");
+
+    /// <summary>The network namespace of a machine, which holds its interfaces for as long as the lab is up.</summary>
+    public static string Namespace(string lab, string machine) => $"spawnlab-{lab}-{machine}";
+
+    public static string NftTable(string lab) => $"spawnlab_{lab.Replace('-', '_')}";
+
+    /// <summary>The machine's name for systemd-nspawn and machined: unique across labs.</summary>
+    public static string MachineUnitName(string lab, string machine) => $"{machine}.{lab}";
+
+    /// <summary>A stable, locally administered unicast MAC address.</summary>
+    public static string Mac(string lab, string machine, string network)
+    {
+        var hash = Hash($"mac/{lab}/{machine}/{network}");
+        return $"02:{hash[0]:x2}:{hash[1]:x2}:{hash[2]:x2}:{hash[3]:x2}:{hash[4]:x2}";
+    }
+
+    // sl + kind + up to 5 characters of the readable name + '-' + 6 hex digits: at most 15 bytes.
+    private static string Interface(string kind, string readable, string key)
+    {
+        var hash = Convert.ToHexStringLower(Hash(key))[..6];
+        var head = readable.Length > 5 ? readable[..5] : readable;
+        return $"{InterfacePrefix}{kind}{head.TrimEnd('-')}-{hash}";
+    }
+
+    private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+}

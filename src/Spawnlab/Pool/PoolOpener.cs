@@ -1,0 +1,99 @@
+using System.Text.Json;
+using Spawnlab.Host;
+
+namespace Spawnlab.Pool;
+
+public enum DriverChoice
+{
+    Auto,
+    Btrfs,
+    Dir,
+}
+
+/// <summary>
+/// Opens the pool under the state directory: the host's btrfs when the directory is on btrfs, otherwise a sparse,
+/// loop-mounted btrfs image file that Spawnlab makes (as Incus does), or plain directories when btrfs is not to be had
+/// or is not wanted. The choice is recorded on first use, so that every later command finds the same pool.
+/// </summary>
+public sealed class PoolOpener(IHostShell shell, string stateDirectory)
+{
+    public const string DefaultImageSize = "64G";
+
+    private string PoolPath => Path.Combine(stateDirectory, "pool");
+    private string ImageFile => Path.Combine(stateDirectory, "pool.img");
+    private string RecordFile => Path.Combine(stateDirectory, "pool.json");
+
+    private sealed record PoolRecord(string Kind);
+
+    /// <summary>The pool as recorded, without creating or mounting anything; null when none was made yet.</summary>
+    public StoragePool? Existing()
+    {
+        if (!File.Exists(RecordFile))
+            return null;
+        var record = JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))
+            ?? throw new SpawnlabException($"{RecordFile} is empty");
+        return new StoragePool(PoolPath, record.Kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell));
+    }
+
+    public async Task<StoragePool> OpenAsync(DriverChoice choice, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(stateDirectory);
+        var kind = File.Exists(RecordFile)
+            ? JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))!.Kind
+            : await ChooseAsync(choice, cancellationToken);
+        if (choice != DriverChoice.Auto && (choice == DriverChoice.Dir) != (kind == "dir"))
+            throw new SpawnlabException(
+                $"the pool in {stateDirectory} uses the {kind} driver, not {choice.ToString().ToLowerInvariant()}; use another --state-dir for another driver");
+
+        Directory.CreateDirectory(PoolPath);
+        if (kind == "btrfs-loop")
+            await MountImageAsync(cancellationToken);
+        File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind)));
+        var pool = new StoragePool(PoolPath, kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell));
+        Directory.CreateDirectory(pool.ImagesDirectory);
+        return pool;
+    }
+
+    /// <summary>Unmounts a loop-backed pool (its loop device goes with it); the image file and its images stay for next time.</summary>
+    public async Task<bool> DetachAsync(CancellationToken cancellationToken)
+    {
+        if (!await IsMountedAsync(cancellationToken) || !File.Exists(ImageFile))
+            return false;
+        await shell.RunAsync("umount", [PoolPath], cancellationToken);
+        return true;
+    }
+
+    private async Task<string> ChooseAsync(DriverChoice choice, CancellationToken cancellationToken)
+    {
+        if (choice == DriverChoice.Dir)
+            return "dir";
+        var fsType = await shell.OutputAsync(HostCommand.Of("findmnt", "-n", "-o", "FSTYPE", "--target", stateDirectory), cancellationToken);
+        if (fsType == "btrfs")
+            return "btrfs";
+        var hasBtrfs = (await shell.RunAsync(HostCommand.Of("sh", "-c", "command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems || modprobe btrfs").WithoutThrowing(), cancellationToken)).Succeeded;
+        if (hasBtrfs)
+            return "btrfs-loop";
+        if (choice == DriverChoice.Btrfs)
+            throw new SpawnlabException("the btrfs driver needs btrfs-progs and the btrfs kernel module; install btrfs-progs or use --driver dir");
+        return "dir";
+    }
+
+    private async Task<bool> IsMountedAsync(CancellationToken cancellationToken) =>
+        (await shell.RunAsync(HostCommand.Of("findmnt", "-n", "--mountpoint", PoolPath).WithoutThrowing(), cancellationToken)).Succeeded;
+
+    private async Task MountImageAsync(CancellationToken cancellationToken)
+    {
+        if (await IsMountedAsync(cancellationToken))
+            return;
+        if (!File.Exists(ImageFile))
+        {
+            // Made aside and renamed, so that an interrupted mkfs never leaves an image file that looks usable.
+            var temporary = ImageFile + ".tmp";
+            var size = Environment.GetEnvironmentVariable("SPAWNLAB_POOL_SIZE") ?? DefaultImageSize;
+            await shell.RunAsync("truncate", ["-s", size, temporary], cancellationToken);
+            await shell.RunAsync("mkfs.btrfs", ["-q", "-f", temporary], cancellationToken);
+            File.Move(temporary, ImageFile);
+        }
+        await shell.RunAsync("mount", ["-o", "loop,compress=zstd:1", ImageFile, PoolPath], cancellationToken);
+    }
+}
