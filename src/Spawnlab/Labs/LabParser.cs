@@ -83,7 +83,13 @@ public static partial class LabParser
                 && LabName().IsMatch(name))
                 return name;
         }
-        catch (Exception e) when (e is YamlException or IOException)
+        catch (YamlException)
+        {
+            // Edited into invalid YAML since: the name is still on its own line.
+            if (Regex.Match(File.ReadAllText(path), @"^lab:\s*([a-z][a-z0-9-]*)\s*$", RegexOptions.Multiline) is { Success: true } match)
+                return match.Groups[1].Value;
+        }
+        catch (IOException)
         {
         }
         throw new SpawnlabException($"{path}: cannot read the lab's name from it; name the lab instead", exitCode: 2);
@@ -112,6 +118,13 @@ public static partial class LabParser
     private sealed class Builder(YamlNodeReader reader, string filePath)
     {
         private readonly string _directory = Path.GetDirectoryName(filePath)!;
+        private HashSet<string> _declaredImages = [];
+        private HashSet<string> _declaredNetworks = [];
+
+        private static HashSet<string> Declared(YamlNode? node) =>
+            node is YamlMappingNode mapping
+                ? mapping.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").ToHashSet(StringComparer.Ordinal)
+                : [];
 
         public LabDefinition? Build(YamlNode root)
         {
@@ -127,6 +140,9 @@ public static partial class LabParser
 
             var images = fields.TryGetValue("images", out var imagesNode) ? Images(imagesNode) : [];
             var networks = fields.TryGetValue("networks", out var networksNode) ? Networks(networksNode) : [];
+            // A reference to an image or network that is declared but invalid was already reported there.
+            _declaredImages = Declared(imagesNode);
+            _declaredNetworks = Declared(networksNode);
             CheckOverlaps(networks);
             var machines = new Dictionary<string, MachineDefinition>(StringComparer.Ordinal);
             if (!fields.TryGetValue("machines", out var machinesNode))
@@ -286,7 +302,7 @@ public static partial class LabParser
         private IPNetwork? Subnet(YamlNode node, string text, string what)
         {
             var slash = text.IndexOf('/');
-            if (slash < 0 || !IPAddress.TryParse(text[..slash], out var address) || address.AddressFamily != AddressFamily.InterNetwork
+            if (slash < 0 || text[..slash].Count(c => c == '.') != 3 || !IPAddress.TryParse(text[..slash], out var address) || address.AddressFamily != AddressFamily.InterNetwork
                 || !int.TryParse(text[(slash + 1)..], out var prefix) || prefix is < 8 or > 30)
             {
                 reader.Error(node, $"{what} subnet: '{text}' is not an IPv4 network; expected an address and a prefix length from 8 to 30, such as 10.0.0.0/24");
@@ -360,6 +376,8 @@ public static partial class LabParser
                 {
                     if (images.ContainsKey(imageName))
                         image = imageName;
+                    else if (_declaredImages.Contains(imageName))
+                        ok = false;
                     else
                     {
                         reader.Error(imageNode, $"{what} image: no image named '{imageName}'; expected one of: {List(images.Keys)}");
@@ -372,7 +390,12 @@ public static partial class LabParser
                 {
                     foreach (var (networkName, networkKey, attachment) in reader.Entries(attachments, $"{what} networks"))
                     {
-                        if (!networks.TryGetValue(networkName, out var network))
+                        if (!networks.TryGetValue(networkName, out var network) && _declaredNetworks.Contains(networkName))
+                        {
+                            ok = false;
+                            continue;
+                        }
+                        if (network.Definition is null)
                         {
                             reader.Error(networkKey, $"{what} networks: no network named '{networkName}'; expected one of: {List(networks.Keys)}");
                             ok = false;

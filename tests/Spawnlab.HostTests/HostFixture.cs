@@ -1,0 +1,56 @@
+using Spawnlab.Host;
+using Spawnlab.Lifecycle;
+using Spawnlab.Pool;
+
+namespace Spawnlab.HostTests;
+
+/// <summary>
+/// One state directory per driver for the whole run, so that the base image is bootstrapped once per driver.
+/// A loop-backed pool is unmounted at the end; its image file stays, so a later run on the same machine is quick.
+/// </summary>
+public sealed class HostFixture : IAsyncLifetime
+{
+    public static readonly string BtrfsStateDirectory = Environment.GetEnvironmentVariable("SPAWNLAB_TEST_STATE_DIR") ?? "/var/lib/spawnlab-tests";
+    public static readonly string DirStateDirectory = BtrfsStateDirectory + "-dir";
+
+    public IHostShell Shell { get; } = new CliWrapShell();
+
+    public SpawnlabOptions Options(DriverChoice driver) =>
+        new(driver == DriverChoice.Dir ? DirStateDirectory : BtrfsStateDirectory, driver)
+        {
+            StopTimeout = TimeSpan.FromSeconds(10),
+        };
+
+    public LabController Controller(DriverChoice driver, IProgressSink? progress = null) =>
+        new(Shell, Options(driver), progress ?? new TestProgress());
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (!HostUser.IsRoot)
+            return;
+        await new PoolOpener(Shell, BtrfsStateDirectory).DetachAsync(CancellationToken.None);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class HostCollection : ICollectionFixture<HostFixture>
+{
+    public const string Name = "host";
+}
+
+/// <summary>Progress written to the test output, so that a failing host test shows what happened.</summary>
+public sealed class TestProgress : IProgressSink
+{
+    public List<string> Lines { get; } = [];
+
+    public void Report(string value)
+    {
+        lock (Lines)
+            Lines.Add(value);
+        Console.Error.WriteLine(value);
+    }
+
+    public void Machine(string machine, string status) => Report($"{machine}: {status}");
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Spawnlab.Host;
+using Spawnlab.Networks;
+using Spawnlab.State;
+
+namespace Spawnlab.HostTests;
+
+/// <summary>Looks at the host from outside Spawnlab, to assert what exists and what does not.</summary>
+public static class HostProbe
+{
+    private static readonly CliWrapShell Shell = new();
+
+    public static async Task<string> RunAsync(params string[] command)
+    {
+        var result = await Shell.RunAsync(HostCommand.Of(command[0], command[1..]).WithoutThrowing(), CancellationToken.None);
+        return result.StandardOutput + result.StandardError;
+    }
+
+    public static async Task<bool> LinkExistsAsync(string name) =>
+        (await Shell.RunAsync(HostCommand.Of("ip", "link", "show", "dev", name).WithoutThrowing(), CancellationToken.None)).Succeeded;
+
+    public static async Task<bool> NftTableExistsAsync(string table) =>
+        (await Shell.RunAsync(HostCommand.Of("nft", "list", "table", "ip", table).WithoutThrowing(), CancellationToken.None)).Succeeded;
+
+    /// <summary>Live (not zombie) systemd-nspawn processes whose command line names this lab.</summary>
+    public static IReadOnlyList<int> NspawnProcesses(string lab)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                if (stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X')
+                    continue;
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (cmdline[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && cmdline.Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab}", StringComparison.Ordinal)))
+                    found.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
+    public static IReadOnlyList<string> MountsUnder(string path) =>
+        File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(path, StringComparison.Ordinal)).ToList();
+
+    /// <summary>Everything a lab could leave on the host, described; empty when nothing is left.</summary>
+    public static async Task<IReadOnlyList<string>> LeftoversAsync(string lab, IEnumerable<string> networks, IEnumerable<string> machines, string poolRoot)
+    {
+        var left = new List<string>();
+        left.AddRange(NspawnProcesses(lab).Select(p => $"systemd-nspawn pid {p}"));
+        foreach (var network in networks)
+        {
+            if (await LinkExistsAsync(HostNames.Bridge(lab, network)))
+                left.Add($"bridge {HostNames.Bridge(lab, network)}");
+            foreach (var machine in machines)
+            {
+                if (await LinkExistsAsync(HostNames.HostVeth(lab, machine, network)))
+                    left.Add($"veth {HostNames.HostVeth(lab, machine, network)}");
+            }
+        }
+        var namespaces = await RunAsync("ip", "netns", "list");
+        foreach (var machine in machines)
+        {
+            if (namespaces.Contains(HostNames.Namespace(lab, machine), StringComparison.Ordinal))
+                left.Add($"netns {HostNames.Namespace(lab, machine)}");
+        }
+        if (await NftTableExistsAsync(HostNames.NftTable(lab)))
+            left.Add($"nft table {HostNames.NftTable(lab)}");
+        var labDirectory = Path.Combine(poolRoot, "labs", lab);
+        if (Directory.Exists(labDirectory) && Directory.EnumerateFileSystemEntries(labDirectory, "*", SearchOption.AllDirectories).Any(e => Path.GetFileName(e) is not "machines"))
+            left.Add($"roots under {labDirectory}");
+        left.AddRange(MountsUnder(labDirectory).Select(m => $"mount {m}"));
+        return left;
+    }
+
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(string stateDirectory, string? stdin, params string[] arguments)
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "spawnlab.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        info.ArgumentList.Add(cli);
+        info.ArgumentList.Add($"--state-dir={stateDirectory}");
+        foreach (var argument in arguments)
+            info.ArgumentList.Add(argument);
+        using var process = Process.Start(info)!;
+        if (stdin is not null)
+            await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}

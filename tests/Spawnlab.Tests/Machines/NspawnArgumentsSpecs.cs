@@ -1,0 +1,37 @@
+using Spawnlab.Labs;
+using Spawnlab.Machines;
+
+namespace Spawnlab.Tests.Machines;
+
+public sealed class NspawnArgumentsSpecs
+{
+    private static readonly MachineDefinition Machine = new(
+        "pas-r11p11", "base", [],
+        [new BindMount("/srv/a:b", "/root/sadm", ReadOnly: true), new BindMount("/srv/rw", "/srv", ReadOnly: false)],
+        ["/home", "/var/log"], ReadOnlyRoot: true);
+
+    [Fact]
+    public void Without_systemd_on_the_host_machines_are_not_registered()
+    {
+        var arguments = NspawnArguments.For(Machine, "pas-r11p11.prolo", "/pool/root", "spawnlab-prolo-pas-r11p11", hostHasSystemd: false);
+        Assert.Contains("--register=no", arguments);
+        Assert.Contains("--keep-unit", arguments);
+        Assert.Contains("--boot", arguments);
+        Assert.Contains("--network-namespace-path=/run/netns/spawnlab-prolo-pas-r11p11", arguments);
+    }
+
+    [Fact]
+    public void With_systemd_on_the_host_machines_register_with_machined() =>
+        Assert.DoesNotContain("--register=no", NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true));
+
+    [Fact]
+    public void Binds_tmpfs_and_a_read_only_root_are_passed_on()
+    {
+        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: false);
+        Assert.Contains(@"--bind-ro=/srv/a\:b:/root/sadm", arguments);
+        Assert.Contains("--bind=/srv/rw:/srv", arguments);
+        Assert.Contains("--tmpfs=/home", arguments);
+        Assert.Contains("--tmpfs=/var/log", arguments);
+        Assert.Contains("--read-only", arguments);
+    }
+}

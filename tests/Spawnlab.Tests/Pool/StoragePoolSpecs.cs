@@ -1,0 +1,37 @@
+using Spawnlab.Pool;
+
+namespace Spawnlab.Tests.Pool;
+
+public sealed class StoragePoolSpecs
+{
+    private readonly StoragePool _pool = new("/var/lib/spawnlab/pool", new DirectoryDriver(new Fakes.FakeShell()));
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/var/lib/spawnlab/pool")]
+    [InlineData("/var/lib/spawnlab")]
+    [InlineData("/var/lib/spawnlab/pool/../state.json")]
+    [InlineData("/var/lib/spawnlab/pool2/x")]
+    [InlineData("relative/path")]
+    [InlineData("/etc")]
+    public void Deleting_a_path_outside_the_pool_is_refused(string path)
+    {
+        var error = Assert.Throws<SpawnlabException>(() => _pool.Inside(path));
+        Assert.Contains("not inside the pool", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_path_inside_the_pool_is_accepted() =>
+        Assert.Equal("/var/lib/spawnlab/pool/labs/x/machines/gw", _pool.Inside("/var/lib/spawnlab/pool/labs/x/machines/gw"));
+
+    [Fact]
+    public async Task The_driver_is_never_asked_to_delete_outside_the_pool()
+    {
+        var shell = new Fakes.FakeShell();
+        var pool = new StoragePool("/var/lib/spawnlab/pool", new DirectoryDriver(shell));
+
+        await Assert.ThrowsAsync<SpawnlabException>(() => pool.DeleteAsync("/", CancellationToken.None));
+
+        Assert.Empty(shell.Commands);
+    }
+}
