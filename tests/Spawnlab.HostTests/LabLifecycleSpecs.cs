@@ -51,7 +51,7 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
         var options = host.Options(driver);
         try
         {
-            var state = await controller.UpAsync(lab, CancellationToken.None);
+            var state = await controller.UpCleanlyAsync(lab);
             var prefix = $"10.231.{lab.Name.Length}";
 
             Assert.Equal(driver == DriverChoice.Dir ? "dir" : "btrfs", state.Driver);
@@ -109,7 +109,7 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
         var stateDirectory = host.Options(DriverChoice.Btrfs).StateDirectory;
         try
         {
-            await controller.UpAsync(lab, CancellationToken.None);
+            await controller.UpCleanlyAsync(lab);
 
             var failing = await HostProbe.CliAsync(stateDirectory, null, "exec", $"{lab.Name}/solo", "--", "sh", "-c", "echo out; echo err >&2; exit 7");
             Assert.Equal((7, "out\n", "err\n"), failing);
@@ -139,11 +139,11 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
         var controller = host.Controller(DriverChoice.Btrfs, progress);
         try
         {
-            var first = await controller.UpAsync(lab, CancellationToken.None);
+            var first = await controller.UpCleanlyAsync(lab);
             var pid = first.Machines["solo"].Pid;
             progress.Lines.Clear();
 
-            var second = await controller.UpAsync(lab, CancellationToken.None);
+            var second = await controller.UpCleanlyAsync(lab);
 
             Assert.DoesNotContain(progress.Lines, l => l.Contains("bootstrapping", StringComparison.Ordinal));
             Assert.Equal(pid, second.Machines["solo"].Pid);

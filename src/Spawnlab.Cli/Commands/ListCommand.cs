@@ -39,7 +39,7 @@ internal static class ListCommand
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => i.Mac))),
                     Markup.Escape(m.Root));
             }
-            AnsiConsole.Write(table);
+            Terminal.Out.Write(table);
             return Task.FromResult(0);
         }));
         return command;

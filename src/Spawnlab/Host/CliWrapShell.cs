@@ -15,6 +15,10 @@ public sealed class CliWrapShell : IHostShell
             .WithValidation(CommandResultValidation.None);
         if (command.StandardInput is { } input)
             cli = cli.WithStandardInputPipe(PipeSource.FromString(input));
+        if (command.StandardInputFile is { } file)
+            cli = cli.WithStandardInputPipe(PipeSource.FromFile(file));
+        if (command.WorkingDirectory is { } directory)
+            cli = cli.WithWorkingDirectory(directory);
         BufferedCommandResult result;
         try
         {

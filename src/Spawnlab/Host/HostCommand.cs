@@ -8,6 +8,11 @@ namespace Spawnlab.Host;
 public sealed record HostCommand(string Program, ImmutableArray<string> Arguments)
 {
     public string? StandardInput { get; init; }
+
+    /// <summary>A file fed to the command's standard input (binary-safe), instead of <see cref="StandardInput"/>.</summary>
+    public string? StandardInputFile { get; init; }
+
+    public string? WorkingDirectory { get; init; }
     public ImmutableDictionary<string, string> Environment { get; init; } = ImmutableDictionary<string, string>.Empty;
 
     /// <summary>When false, a non-zero exit code is returned in the result instead of thrown.</summary>
@@ -18,6 +23,14 @@ public sealed record HostCommand(string Program, ImmutableArray<string> Argument
     public HostCommand WithArguments(params IEnumerable<string> arguments) => this with { Arguments = Arguments.AddRange(arguments) };
 
     public HostCommand WithStandardInput(string input) => this with { StandardInput = input };
+
+    public HostCommand WithStandardInputFile(string path) => this with { StandardInputFile = path };
+
+    public HostCommand WithWorkingDirectory(string path) => this with { WorkingDirectory = path };
+
+    /// <summary>The same command with its stdout and stderr appended, interleaved as they come, to a log file.</summary>
+    public HostCommand LoggedTo(string logFile) =>
+        this with { Program = "sh", Arguments = ["-c", "exec \"$@\" >>\"$0\" 2>&1", logFile, Program, .. Arguments] };
 
     public HostCommand WithEnvironment(string name, string value) => this with { Environment = Environment.SetItem(name, value) };
 

@@ -35,7 +35,10 @@ public sealed record MachineDefinition(
     IReadOnlyList<MachineInterface> Interfaces,
     IReadOnlyList<BindMount> Binds,
     IReadOnlyList<string> Tmpfs,
-    bool ReadOnlyRoot);
+    bool ReadOnlyRoot)
+{
+    public IReadOnlyList<StageDefinition> Stages { get; init; } = [];
+}
 
 /// <summary>A machine's attachment to one network; the interface inside the machine is named after the network.</summary>
 public sealed record MachineInterface(string Network, IPAddress? Address, int PrefixLength, IPAddress? Gateway, bool Dhcp)

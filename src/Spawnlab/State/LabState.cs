@@ -64,6 +64,20 @@ public sealed class MachineState
     public long? StartTicks { get; set; }
     public List<InterfaceState> Interfaces { get; init; } = [];
 
+    /// <summary>The key of the base (image and machine definition) that the stage keys start from.</summary>
+    public string? BaseKey { get; set; }
+
+    /// <summary>
+    /// The stage key whose result the live root holds (the base key for a fresh clone); null while a stage is running
+    /// or after one failed, when the root is in between.
+    /// </summary>
+    public string? RootAt { get; set; }
+
+    public List<StageRecord> Stages { get; set; } = [];
+
+    /// <summary>The systemd-nspawn arguments the machine boots with, so that it can be restarted from the state alone.</summary>
+    public List<string> NspawnArguments { get; set; } = [];
+
     [JsonIgnore]
     public Host.HostProcess? Process => Pid is { } pid && StartTicks is { } ticks ? new Host.HostProcess(pid, ticks) : null;
 }
@@ -76,4 +90,28 @@ public sealed class InterfaceState
     public required string Mac { get; init; }
     public string? Address { get; init; }
     public string? Gateway { get; init; }
+}
+
+public enum StageStatus
+{
+    Pending,
+    Cached,
+    Ran,
+    Failed,
+}
+
+public sealed class StageRecord
+{
+    public required string Name { get; init; }
+    public required string Key { get; init; }
+    public StageStatus Status { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+    public DateTimeOffset? SnapshotAt { get; set; }
+
+    /// <summary>The stage's checks, so that `spawnlab test` reruns them without the lab file.</summary>
+    public List<Labs.CheckDefinition> Checks { get; init; } = [];
+
+    [JsonIgnore]
+    public TimeSpan? Duration => StartedAt is { } start && EndedAt is { } end ? end - start : null;
 }

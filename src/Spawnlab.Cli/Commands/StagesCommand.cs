@@ -1,0 +1,45 @@
+using System.CommandLine;
+using Spawnlab.Stages;
+using Spawnlab.State;
+using Spectre.Console;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class StagesCommand
+{
+    public static Command Create()
+    {
+        var machine = new Argument<string>("machine") { Description = "MACHINE or LAB/MACHINE" };
+        var command = new Command("stages", "Show a machine's stages: key, state, snapshot time, duration") { machine };
+        command.SetAction(result => CommandRunner.RunAsync(() =>
+        {
+            var (lab, found) = GlobalOptions.Controller(result).FindMachine(result.GetValue(machine)!);
+            var table = new Table().Border(TableBorder.Simple).AddColumns("#", "STAGE", "KEY", "STATE", "SNAPSHOT", "DURATION");
+            var index = 0;
+            foreach (var stage in found.Stages)
+            {
+                index++;
+                var state = stage.Status switch
+                {
+                    StageStatus.Ran => "[green]ran[/]",
+                    StageStatus.Cached => "[blue]cached[/]",
+                    StageStatus.Failed => "[red]failed[/]",
+                    _ => "[grey]pending[/]",
+                };
+                var current = found.RootAt == stage.Key ? " [bold](current)[/]" : "";
+                table.AddRow(
+                    index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Markup.Escape(stage.Name),
+                    StageKeys.Short(stage.Key),
+                    state + current,
+                    stage.SnapshotAt?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "-",
+                    stage.Duration is { } d ? $"{d.TotalSeconds:0.0}s" : "-");
+            }
+            Terminal.Out.Write(table);
+            if (found.Stages.Count == 0)
+                Console.Error.WriteLine($"{lab.Lab}/{found.Name} has no stages");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,48 @@
+namespace Spawnlab.Labs;
+
+/// <summary>One ordered setup step of a machine: files copied in, a host script, a script inside, then checks.</summary>
+public sealed record StageDefinition(
+    string Name,
+    IReadOnlyList<FileCopy> Files,
+    string? Host,
+    string? Run,
+    IReadOnlyList<CheckDefinition> Checks);
+
+/// <summary>A file or folder of the host (resolved against the lab file's folder) copied to a path inside the machine.</summary>
+public sealed record FileCopy(string MachinePath, string Source, string SourceAsWritten);
+
+public enum CheckKind
+{
+    Service,
+    File,
+    Command,
+    Http,
+    Port,
+    Dns,
+    Ping,
+}
+
+/// <summary>An assertion about a machine, run inside it and retried until its timeout.</summary>
+public sealed record CheckDefinition(CheckKind Kind, string Target, TimeSpan Timeout)
+{
+    public string? Contains { get; init; }
+    public bool NonEmpty { get; init; }
+    public string? Stdout { get; init; }
+    public int Status { get; init; } = 200;
+    public string Proto { get; init; } = "tcp";
+    public string? Address { get; init; }
+
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    public string Describe() => Kind switch
+    {
+        CheckKind.Service => $"service {Target} is enabled and active",
+        CheckKind.File => $"file {Target}" + (Contains is not null ? $" contains '{Contains}'" : NonEmpty ? " is not empty" : " exists"),
+        CheckKind.Command => $"command `{Target}` succeeds" + (Stdout is not null ? $" with output matching /{Stdout}/" : ""),
+        CheckKind.Http => $"http {Target} answers {Status}" + (Contains is not null ? $" with '{Contains}'" : ""),
+        CheckKind.Port => $"port {Target}/{Proto} is open",
+        CheckKind.Dns => $"dns {Target} resolves" + (Address is not null ? $" to {Address}" : ""),
+        CheckKind.Ping => $"ping {Target}",
+        _ => Target,
+    };
+}

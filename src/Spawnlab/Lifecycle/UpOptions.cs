@@ -1,0 +1,30 @@
+using Spawnlab.Checks;
+using Spawnlab.State;
+
+namespace Spawnlab.Lifecycle;
+
+/// <summary>A stage of a machine, as named on the command line: MACHINE/STAGE.</summary>
+public sealed record StageReference(string Machine, string Stage)
+{
+    public static StageReference Parse(string text)
+    {
+        var slash = text.IndexOf('/');
+        if (slash <= 0 || slash == text.Length - 1 || text.IndexOf('/', slash + 1) >= 0)
+            throw new SpawnlabException($"'{text}': expected MACHINE/STAGE", exitCode: 2);
+        return new StageReference(text[..slash], text[(slash + 1)..]);
+    }
+
+    public override string ToString() => $"{Machine}/{Stage}";
+}
+
+public sealed record UpOptions
+{
+    /// <summary>Run every stage again, from the image.</summary>
+    public bool NoCache { get; init; }
+
+    /// <summary>Run this stage of this machine and every later one again, whatever the cache holds.</summary>
+    public StageReference? From { get; init; }
+}
+
+/// <summary>What `up` did: the lab's state, every check it ran or skipped, and the machines that failed.</summary>
+public sealed record UpResult(LabState State, IReadOnlyList<CheckResult> Checks, IReadOnlyList<string> Failures);

@@ -1,0 +1,102 @@
+using System.Formats.Tar;
+using Spawnlab.Checks;
+using Spawnlab.Host;
+using Spawnlab.Labs;
+using Spawnlab.Machines;
+
+namespace Spawnlab.Stages;
+
+/// <summary>Where a stage runs: the lab, the machine, its root on the host and its PID 1.</summary>
+public sealed record StageContext(LabDefinition Lab, string Machine, string Root, int Leader);
+
+/// <summary>
+/// Runs one stage on a running machine: files copied in, the host script, the script inside, then the checks.
+/// Everything the stage prints goes to its log.
+/// </summary>
+public sealed class StageRunner(IHostShell shell, CheckRunner checks)
+{
+    public async Task<IReadOnlyList<CheckResult>> RunAsync(StageContext context, StageDefinition stage, string logFile, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(logFile)!);
+        await File.WriteAllTextAsync(logFile, $"--- stage {stage.Name} of {context.Machine}, {DateTimeOffset.Now:O}{Environment.NewLine}", cancellationToken);
+
+        foreach (var file in stage.Files)
+            await StepAsync(context, stage, logFile, $"copying {file.SourceAsWritten} to {file.MachinePath}", () => CopyAsync(context, file, logFile, cancellationToken));
+
+        if (stage.Host is { } hostScript)
+        {
+            var command = HostCommand.Of("/bin/sh", "-e", "-c", hostScript)
+                .WithEnvironment("ROOT", context.Root)
+                .WithEnvironment("MACHINE", context.Machine)
+                .WithEnvironment("LAB", context.Lab.Name)
+                .WithWorkingDirectory(context.Lab.Directory)
+                .WithStandardInput("")
+                .LoggedTo(logFile);
+            await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
+        }
+
+        if (stage.Run is { } script)
+        {
+            var command = MachineRuntime.Enter(context.Leader, ["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
+            await StepAsync(context, stage, logFile, "run script", () => shell.RunAsync(command, cancellationToken));
+        }
+
+        var results = new List<CheckResult>();
+        foreach (var check in stage.Checks)
+        {
+            var result = await checks.RunAsync(context.Lab.Name, context.Machine, stage.Name, context.Leader, check, cancellationToken);
+            await File.AppendAllTextAsync(logFile,
+                $"--- check {result.Name}: {result.Outcome.ToString().ToLowerInvariant()}{(result.Message.Length > 0 ? $": {result.Message}" : "")}{Environment.NewLine}",
+                cancellationToken);
+            results.Add(result);
+        }
+        return results;
+    }
+
+    private static async Task StepAsync(StageContext context, StageDefinition stage, string logFile, string step, Func<Task> action)
+    {
+        await File.AppendAllTextAsync(logFile, $"--- {step}{Environment.NewLine}");
+        try
+        {
+            await action();
+        }
+        catch (HostCommandException e)
+        {
+            await File.AppendAllTextAsync(logFile, $"--- {step} failed with exit code {e.CommandExitCode}{Environment.NewLine}");
+            throw new StageFailedException(context.Machine, stage.Name, $"{step} (exit code {e.CommandExitCode})",
+                $"its log ({logFile}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(logFile)}");
+        }
+    }
+
+    /// <summary>
+    /// Copies through the machine's own view of its filesystem (nsenter), so that a symbolic link inside the root
+    /// resolves inside the machine and never to a path of the host.
+    /// </summary>
+    private async Task CopyAsync(StageContext context, FileCopy file, string logFile, CancellationToken cancellationToken)
+    {
+        if (File.Exists(file.Source))
+        {
+            var mode = Convert.ToString((int)File.GetUnixFileMode(file.Source), 8);
+            var command = MachineRuntime.Enter(context.Leader,
+                    ["/bin/sh", "-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\" && chmod \"$2\" \"$1\"", "sh", file.MachinePath, mode])
+                .WithStandardInputFile(file.Source)
+                .LoggedTo(logFile);
+            await shell.RunAsync(command, cancellationToken);
+            return;
+        }
+        var archive = Path.GetTempFileName();
+        try
+        {
+            await TarFile.CreateFromDirectoryAsync(file.Source, archive, includeBaseDirectory: false, cancellationToken);
+            var command = MachineRuntime.Enter(context.Leader,
+                    ["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
+                .WithStandardInputFile(archive)
+                .LoggedTo(logFile);
+            await shell.RunAsync(command, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(archive);
+        }
+    }
+}
