@@ -15,4 +15,5 @@ root.Subcommands.Add(RestoreCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(PoolCommand.Create());
-return await root.Parse(args).InvokeAsync();
+// Ctrl-C cancels the running command, which then stops cleanly (no stage snapshot, state saved) and exits 130.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });

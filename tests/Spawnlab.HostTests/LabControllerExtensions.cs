@@ -14,3 +14,16 @@ internal static class LabControllerExtensions
         return result.State;
     }
 }
+
+internal static class MachineShell
+{
+    /// <summary>Runs a command inside a machine of a lab and returns its standard output; fails the test if it fails.</summary>
+    public static async Task<string> InsideAsync(this LabController controller, string lab, string machine, params string[] command)
+    {
+        var (labState, machineState) = controller.FindMachine($"{lab}/{machine}");
+        var result = await new Spawnlab.Host.CliWrapShell().RunAsync(
+            Spawnlab.Machines.MachineRuntime.Enter(LabController.LeaderOf(labState, machineState), command).WithoutThrowing(), CancellationToken.None);
+        Assert.True(result.Succeeded, $"`{string.Join(' ', command)}` in {lab}/{machine} exited {result.ExitCode}: {result.StandardError}");
+        return result.StandardOutput;
+    }
+}
