@@ -57,6 +57,23 @@ public sealed class IpTool(IHostShell shell)
             await shell.RunAsync("ip", ["-n", @namespace, "route", "add", "default", "via", gateway, "dev", innerName], cancellationToken);
     }
 
+    /// <summary>The first IPv4 address (CIDR) of an interface inside a namespace, or null; how leases are seen from the host.</summary>
+    public async Task<string?> NamespaceAddressAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        var result = await shell.RunAsync(HostCommand.Of("ip", "-n", @namespace, "-j", "-4", "addr", "show", "dev", name).WithoutThrowing(), cancellationToken);
+        if (!result.Succeeded || result.StandardOutput.Trim().Length == 0)
+            return null;
+        using var document = JsonDocument.Parse(result.StandardOutput);
+        foreach (var link in document.RootElement.EnumerateArray())
+        {
+            if (!link.TryGetProperty("addr_info", out var addresses))
+                continue;
+            foreach (var address in addresses.EnumerateArray())
+                return $"{address.GetProperty("local").GetString()}/{address.GetProperty("prefixlen").GetInt32()}";
+        }
+        return null;
+    }
+
     /// <summary>The interface of the host's default IPv4 route: the uplink that NAT masquerades towards.</summary>
     public async Task<string?> DefaultRouteInterfaceAsync(CancellationToken cancellationToken)
     {

@@ -14,7 +14,7 @@ namespace Spawnlab.Images;
 public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<string> progress)
 {
     /// <summary>What every image needs to boot as a machine and be driven by Spawnlab.</summary>
-    public static readonly IReadOnlyList<string> RequiredPackages = ["systemd", "systemd-sysv", "dbus", "iproute2"];
+    public static readonly IReadOnlyList<string> RequiredPackages = ["systemd", "systemd-sysv", "dbus", "iproute2", "systemd-resolved"];
 
     private static readonly SemaphoreSlim BootstrapGate = new(1, 1);
 
@@ -94,6 +94,8 @@ public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<str
         // Each machine gets its own machine-id and hostname when it is cloned; the image holds neither.
         File.WriteAllText(Path.Combine(root, "etc/machine-id"), "");
         File.Delete(Path.Combine(root, "etc/hostname"));
+        // systemd-resolved is there for machines that take DHCP leases, which turn it on; the others keep a plain resolv.conf.
+        await shell.RunAsync("sh", ["-c", "rm -f \"$1\"/etc/systemd/system/*/systemd-resolved.service \"$1\"/etc/systemd/system/dbus-org.freedesktop.resolve1.service && rm -f \"$1\"/etc/resolv.conf && : > \"$1\"/etc/resolv.conf", "sh", root], cancellationToken);
         // apt's cache is of no use in a machine that never reaches a mirror.
         await shell.RunAsync("sh", ["-c", "rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/*_Packages", "sh", root], cancellationToken);
         if (image.Setup is { } setup)

@@ -38,6 +38,24 @@ public sealed record MachineDefinition(
     bool ReadOnlyRoot)
 {
     public IReadOnlyList<StageDefinition> Stages { get; init; } = [];
+
+    /// <summary>Stages of other machines that this machine's boot and stages wait for.</summary>
+    public IReadOnlyList<StageRef> After { get; init; } = [];
+
+    public bool UsesDhcp => Interfaces.Any(i => i.Dhcp);
+}
+
+/// <summary>A stage of a machine, as `after:` names it; Line and Column say where, for errors.</summary>
+public sealed record StageRef(string Machine, string Stage)
+{
+    public int Line { get; init; }
+    public int Column { get; init; }
+
+    public override string ToString() => $"{Machine}/{Stage}";
+
+    public bool Equals(StageRef? other) => other is not null && other.Machine == Machine && other.Stage == Stage;
+
+    public override int GetHashCode() => HashCode.Combine(Machine, Stage);
 }
 
 /// <summary>A machine's attachment to one network; the interface inside the machine is named after the network.</summary>
@@ -46,4 +64,10 @@ public sealed record MachineInterface(string Network, IPAddress? Address, int Pr
     public string? Cidr => Address is null ? null : $"{Address}/{PrefixLength}";
 }
 
-public sealed record BindMount(string HostPath, string MachinePath, bool ReadOnly);
+/// <summary>A bind mount; when <see cref="Machine"/> is set, its source is the root of that machine of the lab.</summary>
+public sealed record BindMount(string HostPath, string MachinePath, bool ReadOnly)
+{
+    public string? Machine { get; init; }
+    public int Line { get; init; }
+    public int Column { get; init; }
+}

@@ -150,6 +150,8 @@ public static partial class LabParser
             else
                 machines = Machines(machinesNode, images, networks);
 
+            LabGraph.Validate(machines, reader, Declared(machinesNode));
+
             if (name is null)
                 return null;
             return new LabDefinition(
@@ -291,8 +293,8 @@ public static partial class LabParser
                     else
                         uplink = u;
                 }
-                if (dhcp == true)
-                    reader.Error(dhcpNode!, $"{what} dhcp: a DHCP server run by Spawnlab is not available in this version; expected false (a machine of the lab may serve DHCP)");
+                if (dhcp == true && host is null && hostNode is null)
+                    reader.Error(dhcpNode!, $"{what} dhcp: the host serves DHCP and DNS from its address on the network; expected a 'host' address");
                 if (subnet is { } net && nat is { } n && dhcp is { } d)
                     networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink), keyNode);
             }
@@ -363,7 +365,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "stages");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "after", "stages");
                 var ok = true;
 
                 string? image = null;
@@ -433,12 +435,13 @@ public static partial class LabParser
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
 
                 var stages = fields.TryGetValue("stages", out var stagesNode) ? Stages(stagesNode, what, ref ok) : [];
+                var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
 
                 if (hostnames.TryGetValue(name, out var other))
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
                 hostnames[name] = what;
                 if (ok && image is not null && readOnly is { } ro)
-                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages };
+                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after };
             }
             return machines;
         }
@@ -449,14 +452,23 @@ public static partial class LabParser
                 return null;
             var fields = reader.Fields(body, what, "address", "gateway", "dhcp");
             var dhcp = fields.TryGetValue("dhcp", out var dhcpNode) ? reader.Bool(dhcpNode, $"{what} dhcp") : false;
-            if (dhcp == true)
+            if (dhcp is null)
+                return null;
+            if (dhcp == true && fields.TryGetValue("gateway", out var leasedGateway))
             {
-                reader.Error(dhcpNode!, $"{what} dhcp: DHCP clients are not available in this version; expected a static 'address'");
+                reader.Error(leasedGateway, $"{what} gateway: a machine that takes a DHCP lease takes its gateway from it; expected no 'gateway'");
                 return null;
             }
             if (!fields.TryGetValue("address", out var addressNode))
             {
-                reader.Error(body, $"{what}: missing key 'address' (such as {Example(network)})");
+                if (dhcp == true)
+                    return new MachineInterface(network.Name, null, network.Subnet.PrefixLength, null, Dhcp: true);
+                reader.Error(body, $"{what}: missing key 'address' (such as {Example(network)}), or 'dhcp: true'");
+                return null;
+            }
+            if (dhcp == true && !network.Dhcp)
+            {
+                reader.Error(addressNode, $"{what} address: a fixed lease needs the host's DHCP server ('dhcp: true' on network '{network.Name}'); a machine that serves DHCP there hands out its own addresses");
                 return null;
             }
             if (reader.String(addressNode, $"{what} address") is not { } text)
@@ -496,7 +508,7 @@ public static partial class LabParser
                 }
                 gateway = g;
             }
-            return new MachineInterface(network.Name, address, prefix, gateway, Dhcp: false);
+            return new MachineInterface(network.Name, address, prefix, gateway, Dhcp: dhcp == true);
         }
 
         private BindMount? Bind(YamlNode node, string text, string what)
@@ -519,6 +531,16 @@ public static partial class LabParser
             }
             if (!MachinePath(node, parts[1], what))
                 return null;
+            // "@MACHINE" names the root of another machine of the lab (a file server exporting a client's root).
+            if (parts[0].StartsWith('@'))
+            {
+                if (!MachineName().IsMatch(parts[0][1..]))
+                {
+                    reader.Error(node, $"{what}: '{parts[0]}' expected @MACHINE, the root of another machine of the lab");
+                    return null;
+                }
+                return new BindMount(parts[0], parts[1], readOnly) { Machine = parts[0][1..], Line = (int)node.Start.Line, Column = (int)node.Start.Column };
+            }
             if (HostPath(node, parts[0], what) is not { } source)
                 return null;
             return new BindMount(source, parts[1], readOnly);
@@ -547,6 +569,26 @@ public static partial class LabParser
             return full;
         }
 
+        /// <summary>References MACHINE/STAGE; whether they exist is checked once every machine is read.</summary>
+        private List<StageRef> After(YamlNode node, string what, ref bool ok)
+        {
+            var result = new List<StageRef>();
+            foreach (var (text, item) in reader.Strings(node, $"{what} after"))
+            {
+                var parts = text.Split('/');
+                if (parts.Length != 2 || !MachineName().IsMatch(parts[0]) || !StageName().IsMatch(parts[1]))
+                {
+                    reader.Error(item, $"{what} after: '{text}' expected MACHINE/STAGE");
+                    ok = false;
+                    continue;
+                }
+                result.Add(new StageRef(parts[0], parts[1]) { Line = (int)item.Start.Line, Column = (int)item.Start.Column });
+            }
+            if (node is not YamlSequenceNode)
+                ok = false;
+            return result;
+        }
+
         private List<StageDefinition> Stages(YamlNode node, string machine, ref bool ok)
         {
             var stages = new List<StageDefinition>();
@@ -571,7 +613,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, $"{machine} stage") is not { } body)
                 return null;
-            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "checks");
+            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "checks", "after");
             if (!fields.TryGetValue("name", out var nameNode))
             {
                 reader.Error(body, $"{machine} stage: missing key 'name'");
@@ -625,7 +667,8 @@ public static partial class LabParser
                     }
                 }
             }
-            return ok ? new StageDefinition(name, files, host, run, checks) : null;
+            var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
+            return ok ? new StageDefinition(name, files, host, run, checks) { After = after } : null;
         }
 
         private static readonly Dictionary<string, (CheckKind Kind, string[] Options)> CheckKinds = new(StringComparer.Ordinal)

@@ -6,7 +6,11 @@ public sealed record StageDefinition(
     IReadOnlyList<FileCopy> Files,
     string? Host,
     string? Run,
-    IReadOnlyList<CheckDefinition> Checks);
+    IReadOnlyList<CheckDefinition> Checks)
+{
+    /// <summary>Stages of other machines this stage waits for.</summary>
+    public IReadOnlyList<StageRef> After { get; init; } = [];
+}
 
 /// <summary>A file or folder of the host (resolved against the lab file's folder) copied to a path inside the machine.</summary>
 public sealed record FileCopy(string MachinePath, string Source, string SourceAsWritten);

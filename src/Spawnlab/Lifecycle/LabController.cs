@@ -61,21 +61,106 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
             throw new SpawnlabException($"--from {from.Machine}/{from.Stage}: lab {lab.Name} has no such machine and stage", exitCode: 2);
 
-        var outcomes = await Task.WhenAll(lab.Machines.Values.Select(async machine =>
+        var run = new LabRun(lab, pool, journal, up, imagePaths, Math.Max(1, up.Jobs ?? Environment.ProcessorCount * 4));
+        foreach (var machine in lab.Machines.Values)
+            run.BaseKeys[machine.Name] = BaseKey(lab, machine, imagePaths[machine.Image]);
+        run.Keys = StageKeys.ComputeLab(lab, run.BaseKeys);
+
+        await Task.WhenAll(lab.Machines.Values.Select(machine => RunMachineAsync(run, machine, cancellationToken)));
+        return new UpResult(journal.State, [.. run.Checks], [.. run.Failures], [.. run.Skipped]);
+    }
+
+    /// <summary>
+    /// One machine's part of `up`: its root is made or restored at once (other machines may mount it), then it waits
+    /// for what its boot waits for, boots, and runs its stages, each after what it waits for. Work, not waiting, takes
+    /// one of the run's job slots.
+    /// </summary>
+    private async Task RunMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
+    {
+        var name = machine.Name;
+        try
         {
-            var checks = new List<CheckResult>();
+            MachinePlan plan;
+            await run.Jobs.WaitAsync(cancellationToken);
             try
             {
-                await UpMachineAsync(lab, machine, imagePaths[machine.Image], pool, journal, up, checks, cancellationToken);
-                return (Failure: (string?)null, Checks: checks);
+                plan = await PrepareMachineAsync(run, machine, cancellationToken);
             }
-            catch (SpawnlabException e)
+            finally
             {
-                progress.Machine(machine.Name, "failed");
-                return (Failure: $"{machine.Name}: {e.Message}", Checks: checks);
+                run.Jobs.Release();
+                run.RootReady(name).TrySetResult();
             }
-        }));
-        return new UpResult(journal.State, [.. outcomes.SelectMany(o => o.Checks)], [.. outcomes.Select(o => o.Failure).OfType<string>()]);
+
+            if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
+            {
+                run.Skip(machine, 0, $"skipped because {blocker} did not complete");
+                progress.Machine(name, $"skipped: {blocker} did not complete");
+                return;
+            }
+            foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
+                await run.RootReady(bind.Machine!).Task.WaitAsync(cancellationToken);
+
+            int leader;
+            await run.Jobs.WaitAsync(cancellationToken);
+            try
+            {
+                leader = await BootAsync(run.Journal, plan.State, cancellationToken);
+                await WaitForLeasesAsync(plan.State, cancellationToken);
+            }
+            finally
+            {
+                run.Jobs.Release();
+            }
+            for (var i = 0; i < plan.Cached; i++)
+                run.Done(name, machine.Stages[i].Name).TrySetResult(true);
+
+            var runner = new StageRunner(shell, new CheckRunner(shell));
+            for (var i = plan.Cached; i < plan.Keys.Count; i++)
+            {
+                var stage = machine.Stages[i];
+                if (await WaitForAsync(run, stage.After, cancellationToken) is { } stageBlocker)
+                {
+                    run.Skip(machine, i, $"skipped because {stageBlocker} did not complete");
+                    progress.Machine(name, $"stage {stage.Name} skipped: {stageBlocker} did not complete");
+                    return;
+                }
+                await run.Jobs.WaitAsync(cancellationToken);
+                try
+                {
+                    await RunStageAsync(run, plan, runner, leader, i, cancellationToken);
+                }
+                finally
+                {
+                    run.Jobs.Release();
+                }
+                run.Done(name, stage.Name).TrySetResult(true);
+            }
+            await plan.Snapshots.PruneAsync([.. plan.Keys.Prepend(plan.StartKey)], cancellationToken);
+            progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready");
+        }
+        catch (SpawnlabException e)
+        {
+            progress.Machine(name, "failed");
+            run.Fail(machine, e.Message);
+        }
+        finally
+        {
+            run.RootReady(name).TrySetResult();
+            foreach (var stage in machine.Stages)
+                run.Done(name, stage.Name).TrySetResult(false);
+        }
+    }
+
+    /// <summary>Waits for stages of other machines; returns the first that failed or was skipped, or null.</summary>
+    private static async Task<StageRef?> WaitForAsync(LabRun run, IEnumerable<StageRef> references, CancellationToken cancellationToken)
+    {
+        foreach (var reference in references)
+        {
+            if (!await run.Done(reference.Machine, reference.Stage).Task.WaitAsync(cancellationToken))
+                return reference;
+        }
+        return null;
     }
 
     private async Task CheckHostClashesAsync(LabDefinition lab, LabState state, CancellationToken cancellationToken)
@@ -94,6 +179,31 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
                         $"network '{network.Name}' of lab {lab.Name}: subnet {network.Subnet} clashes with {cidr} on host interface {iface}; choose another subnet");
             }
         }
+    }
+
+    /// <summary>Runs the network's dnsmasq, restarting it when its configuration changed; it is a recorded process of the lab.</summary>
+    private async Task EnsureDnsmasqAsync(LabDefinition lab, NetworkDefinition network, StateJournal journal, CancellationToken cancellationToken)
+    {
+        var directory = Store.LabDirectory(lab.Name);
+        var confFile = Path.Combine(directory, $"dnsmasq-{network.Name}.conf");
+        var hostsFile = Path.Combine(directory, "hosts");
+        var config = DnsmasqConfig.For(lab, network, HostNames.Bridge(lab.Name, network.Name), Path.Combine(directory, $"dnsmasq-{network.Name}.leases"), hostsFile);
+        await File.WriteAllTextAsync(hostsFile, DnsmasqConfig.Hosts(lab), cancellationToken);
+        var state = journal.State.Networks[network.Name];
+        var running = state.Dnsmasq is { IsAlive: true } process ? process : null;
+        if (running is not null && File.Exists(confFile) && await File.ReadAllTextAsync(confFile, cancellationToken) == config)
+            return;
+        if (running is not null)
+        {
+            running.Signal(HostProcess.SigTerm);
+            await running.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        }
+        await File.WriteAllTextAsync(confFile, config, cancellationToken);
+        var started = await DetachedProcess.StartAsync(shell, "dnsmasq", ["--keep-in-foreground", $"--conf-file={confFile}", "--log-facility=-"],
+            Path.Combine(Store.LogDirectory(lab.Name), $"dnsmasq-{network.Name}.log"), cancellationToken);
+        journal.Record(new HostObject(HostObjectKind.Process, started.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = started.StartTicks });
+        journal.Update(_ => state.Dnsmasq = started);
+        progress.Report($"dnsmasq serves DHCP and DNS on network {network.Name} (pid {started.Pid})");
     }
 
     private async Task UpNetworksAsync(LabDefinition lab, StateJournal journal, CancellationToken cancellationToken)
@@ -118,6 +228,8 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
                 HostAddress = hostCidr,
                 Nat = network.Nat,
                 Uplink = uplink,
+                Dhcp = network.Dhcp,
+                Dnsmasq = s.Networks.GetValueOrDefault(network.Name)?.Dnsmasq,
             });
             var obj = new HostObject(HostObjectKind.Bridge, bridge);
             if (journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
@@ -127,6 +239,8 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             journal.Record(obj);
             await _ip.CreateBridgeAsync(bridge, hostCidr, cancellationToken);
         }
+        foreach (var network in lab.Networks.Values.Where(n => n.Dhcp))
+            await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
         var table = HostNames.NftTable(lab.Name);
         if (natRules.Count > 0)
         {
@@ -136,10 +250,13 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         }
     }
 
-    private async Task UpMachineAsync(
-        LabDefinition lab, MachineDefinition machine, string image, StoragePool pool, StateJournal journal,
-        UpOptions up, List<CheckResult> checks, CancellationToken cancellationToken)
+    private static string BaseKey(LabDefinition lab, MachineDefinition machine, string image) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Path.GetFileName(image)}/{ConfigHash(lab, machine, image)}")))[..24];
+
+    /// <summary>A machine's state, netns and root, made or put back to the longest prefix of stages the cache holds.</summary>
+    private async Task<MachinePlan> PrepareMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
     {
+        var (lab, pool, journal, image) = (run.Lab, run.Pool, run.Journal, run.ImagePaths[machine.Image]);
         var config = ConfigHash(lab, machine, image);
         var known = journal.State.Machines.GetValueOrDefault(machine.Name);
         if (known is not null && known.Config != config)
@@ -152,110 +269,133 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         journal.Update(s =>
         {
             s.Machines[machine.Name] = state;
-            state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace, NspawnArguments.HostHasSystemd())];
+            state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
+                NspawnArguments.HostHasSystemd(), bind => pool.MachineRoot(lab.Name, bind))];
         });
         await EnsureNamespaceAsync(lab, journal, state, cancellationToken);
 
         // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
-        var baseKey = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Path.GetFileName(image)}/{config}")))[..24];
-        var keys = StageKeys.Compute(baseKey, machine.Stages);
+        var keys = run.Keys[machine.Name];
+        var startKey = StageKeys.Start(lab, machine.Name, run.BaseKeys[machine.Name], run.Keys);
         var snapshots = new SnapshotStore(pool, journal, lab.Name, machine.Name);
         var cached = 0;
         while (cached < keys.Count && snapshots.Exists(keys[cached]))
             cached++;
-        if (up.NoCache)
+        if (run.Options.NoCache)
             cached = 0;
-        if (up.From is { } from && from.Machine == machine.Name)
+        if (run.Options.From is { } from && from.Machine == machine.Name)
             cached = Math.Min(cached, machine.Stages.ToList().FindIndex(s => s.Name == from.Stage));
-        var target = cached == 0 ? baseKey : keys[cached - 1];
-        var source = cached == 0 ? image : snapshots.PathOf(target);
+        var target = cached == 0 ? startKey : keys[cached - 1];
 
         journal.Update(_ =>
         {
             var previous = state.Stages.ToDictionary(r => r.Key, StringComparer.Ordinal);
-            state.BaseKey = baseKey;
+            state.BaseKey = startKey;
             state.Stages = [.. machine.Stages.Select((stage, i) =>
                 i < cached && previous.TryGetValue(keys[i], out var old)
-                    ? new StageRecord { Name = stage.Name, Key = keys[i], Status = StageStatus.Cached, StartedAt = old.StartedAt, EndedAt = old.EndedAt, SnapshotAt = old.SnapshotAt, Checks = [.. stage.Checks] }
-                    : new StageRecord { Name = stage.Name, Key = keys[i], Status = i < cached ? StageStatus.Cached : StageStatus.Pending, Checks = [.. stage.Checks] })];
+                    ? new StageRecord { Name = stage.Name, Key = keys[i], Status = StageStatus.Cached, StartedAt = old.StartedAt, EndedAt = old.EndedAt, SnapshotAt = old.SnapshotAt, Checks = [.. stage.Checks], After = [.. Dependencies(machine, i)] }
+                    : new StageRecord { Name = stage.Name, Key = keys[i], Status = i < cached ? StageStatus.Cached : StageStatus.Pending, Checks = [.. stage.Checks], After = [.. Dependencies(machine, i)] })];
         });
 
+        // The fresh root (image, machine-id, hostname, network files) is kept as a snapshot of its own, under the
+        // start key, so that going back before the first stage is a restore like any other.
         var root = new HostObject(HostObjectKind.Root, state.Root);
-        if (!journal.State.Has(root) || !Directory.Exists(state.Root))
-        {
-            journal.Record(root);
-            progress.Machine(machine.Name, "cloning");
-            await pool.DeleteAsync(state.Root, cancellationToken);
-            Directory.CreateDirectory(Path.GetDirectoryName(state.Root)!);
-            await pool.Driver.CloneAsync(source, state.Root, readOnly: false, cancellationToken);
-            if (cached == 0)
-                PersonalizeRoot(state.Root, machine, lab);
-            journal.Update(_ => state.RootAt = target);
-        }
-        else if (state.RootAt != target)
-        {
-            progress.Machine(machine.Name, cached == 0 ? "restoring the image" : $"restoring stage {machine.Stages[cached - 1].Name}");
-            await StopMachineAsync(journal, state, cancellationToken);
-            journal.Update(_ => state.RootAt = null);
-            await snapshots.RestoreAsync(source, state.Root, cancellationToken);
-            if (cached == 0)
-                PersonalizeRoot(state.Root, machine, lab);
-            journal.Update(_ => state.RootAt = target);
-        }
+        var rootExists = journal.State.Has(root) && Directory.Exists(state.Root);
+        if (rootExists && state.RootAt == target)
+            return new MachinePlan(state, keys, cached, snapshots, startKey);
 
-        var leader = await BootAsync(journal, state, cancellationToken);
-        var runner = new StageRunner(shell, new CheckRunner(shell));
-        for (var i = cached; i < keys.Count; i++)
+        progress.Machine(machine.Name, !rootExists ? "cloning" : cached == 0 ? "restoring the fresh root" : $"restoring stage {machine.Stages[cached - 1].Name}");
+        if (rootExists)
+            await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
+        journal.Update(_ => state.RootAt = null);
+        journal.Record(root);
+        if (cached == 0 && !snapshots.Exists(startKey))
         {
-            var stage = machine.Stages[i];
-            var record = state.Stages[i];
-            progress.Machine(machine.Name, $"stage {stage.Name} ({i + 1}/{keys.Count})");
-            journal.Update(_ =>
-            {
-                state.RootAt = null;
-                record.StartedAt = DateTimeOffset.UtcNow;
-            });
-            IReadOnlyList<CheckResult> results;
-            try
-            {
-                results = await runner.RunAsync(new StageContext(lab, machine.Name, state.Root, leader), stage, StageLog(lab.Name, machine.Name, i, stage.Name), cancellationToken);
-            }
-            catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
-            {
-                journal.Update(_ =>
-                {
-                    record.Status = StageStatus.Failed;
-                    record.EndedAt = DateTimeOffset.UtcNow;
-                });
-                checks.AddRange(SkippedChecks(lab.Name, machine, i, $"stage {stage.Name} failed"));
-                throw;
-            }
-            checks.AddRange(results);
-            if (results.FirstOrDefault(r => r.Outcome == CheckOutcome.Failed) is { } failed)
-            {
-                journal.Update(_ =>
-                {
-                    record.Status = StageStatus.Failed;
-                    record.EndedAt = DateTimeOffset.UtcNow;
-                });
-                checks.AddRange(SkippedChecks(lab.Name, machine, i + 1, $"stage {stage.Name} failed"));
-                throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
-                    $"{failed.Message}{Environment.NewLine}the stage's log ({StageLog(lab.Name, machine.Name, i, stage.Name)}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(StageLog(lab.Name, machine.Name, i, stage.Name))}");
-            }
-            await snapshots.CreateAsync(state.Root, keys[i], cancellationToken);
-            journal.Update(_ =>
-            {
-                record.Status = StageStatus.Ran;
-                record.EndedAt = record.SnapshotAt = DateTimeOffset.UtcNow;
-                state.RootAt = keys[i];
-            });
+            await snapshots.RestoreAsync(image, state.Root, cancellationToken);
+            PersonalizeRoot(state.Root, machine, lab);
+            await snapshots.CreateAsync(state.Root, startKey, cancellationToken);
         }
-        await snapshots.PruneAsync([.. keys], cancellationToken);
-        progress.Machine(machine.Name, cached == keys.Count && keys.Count > 0 ? "ready (every stage cached)" : "ready");
+        else
+        {
+            await snapshots.RestoreAsync(snapshots.PathOf(target), state.Root, cancellationToken);
+        }
+        journal.Update(_ => state.RootAt = target);
+        return new MachinePlan(state, keys, cached, snapshots, startKey);
     }
 
-    private static IEnumerable<CheckResult> SkippedChecks(string lab, MachineDefinition machine, int fromStage, string reason) =>
-        machine.Stages.Skip(fromStage).SelectMany(stage => stage.Checks.Select(check => CheckResult.Skipped(lab, machine.Name, stage.Name, check, reason)));
+    /// <summary>What a stage waits for, as recorded for lab-wide rollback: the machine's own `after:` for its first stage.</summary>
+    private static IEnumerable<string> Dependencies(MachineDefinition machine, int index) =>
+        (index == 0 ? machine.After : []).Concat(machine.Stages[index].After).Select(r => r.ToString());
+
+    private async Task RunStageAsync(LabRun run, MachinePlan plan, StageRunner runner, int leader, int index, CancellationToken cancellationToken)
+    {
+        var (lab, journal, state) = (run.Lab, run.Journal, plan.State);
+        var machine = lab.Machines[state.Name];
+        var stage = machine.Stages[index];
+        var record = state.Stages[index];
+        var log = StageLog(lab.Name, machine.Name, index, stage.Name);
+        progress.Machine(machine.Name, $"stage {stage.Name} ({index + 1}/{plan.Keys.Count})");
+        journal.Update(_ =>
+        {
+            state.RootAt = null;
+            record.StartedAt = DateTimeOffset.UtcNow;
+            record.EndedAt = null;
+        });
+        IReadOnlyList<CheckResult> results;
+        try
+        {
+            results = await runner.RunAsync(new StageContext(lab, machine.Name, state.Root, leader), stage, log, cancellationToken);
+        }
+        catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
+        {
+            journal.Update(_ =>
+            {
+                record.Status = StageStatus.Failed;
+                record.EndedAt = DateTimeOffset.UtcNow;
+            });
+            run.Skip(machine, index, $"stage {stage.Name} failed");
+            throw;
+        }
+        run.AddChecks(results);
+        if (results.FirstOrDefault(r => r.Outcome == CheckOutcome.Failed) is { } failed)
+        {
+            journal.Update(_ =>
+            {
+                record.Status = StageStatus.Failed;
+                record.EndedAt = DateTimeOffset.UtcNow;
+            });
+            run.Skip(machine, index + 1, $"stage {stage.Name} failed");
+            throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
+                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(log)}");
+        }
+        await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
+        journal.Update(_ =>
+        {
+            record.Status = StageStatus.Ran;
+            record.EndedAt = record.SnapshotAt = DateTimeOffset.UtcNow;
+            state.RootAt = plan.Keys[index];
+        });
+    }
+
+    /// <summary>A machine that takes DHCP leases is ready once each of those interfaces has an address.</summary>
+    private async Task WaitForLeasesAsync(MachineState state, CancellationToken cancellationToken)
+    {
+        foreach (var iface in state.Interfaces.Where(i => i.Dhcp))
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(options.BootTimeout);
+            try
+            {
+                while (await _ip.NamespaceAddressAsync(state.Namespace, iface.Name, deadline.Token) is null)
+                    await Task.Delay(100, deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new SpawnlabException(
+                    $"machine {state.Name} got no DHCP lease on {iface.Name} within {options.BootTimeout.TotalSeconds:0} s: is a DHCP server on network {iface.Network} (the host with 'dhcp: true', or a machine this one waits for with 'after:')?");
+            }
+        }
+    }
 
     public string StageLog(string lab, string machine, int index, string stage) =>
         Path.Combine(Store.LogDirectory(lab), machine, $"{index + 1:00}-{stage}.log");
@@ -294,10 +434,11 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         return await _runtime.WaitUntilReadyAsync(state.Name, process, state.LogFile, options.BootTimeout, cancellationToken);
     }
 
-    private async Task StopMachineAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken)
+    /// <summary>Stops a machine; with <paramref name="discardingRoot"/> it is killed at once, since its root goes anyway.</summary>
+    private async Task StopMachineAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken, bool discardingRoot = false)
     {
         if (state.Process is { } process)
-            await MachineRuntime.StopAsync(process, options.StopTimeout, cancellationToken);
+            await MachineRuntime.StopAsync(process, discardingRoot ? TimeSpan.Zero : options.StopTimeout, cancellationToken);
         journal.Update(_ =>
         {
             state.Pid = null;
@@ -322,11 +463,13 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         var record = machine.Stages[index];
         if (!snapshots.Exists(record.Key))
             throw new SpawnlabException($"stage {stage} of {lab.Lab}/{machine.Name} has no snapshot (it is {record.Status.ToString().ToLowerInvariant()}); `spawnlab up` runs it");
-        progress.Machine(machine.Name, "stopping");
-        await StopMachineAsync(journal, machine, cancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await StopMachineAsync(journal, machine, cancellationToken, discardingRoot: true);
+        var stopped = clock.Elapsed;
         journal.Update(_ => machine.RootAt = null);
-        progress.Machine(machine.Name, $"restoring stage {stage}");
         await snapshots.RestoreAsync(snapshots.PathOf(record.Key), machine.Root, cancellationToken);
+        progress.Machine(machine.Name, FormattableString.Invariant(
+            $"root restored to stage {stage} in {(clock.Elapsed - stopped).TotalMilliseconds:0} ms (machine stopped in {stopped.TotalMilliseconds:0} ms)"));
         journal.Update(_ =>
         {
             machine.RootAt = record.Key;
@@ -389,8 +532,10 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             Name = i.Network,
             HostVeth = HostNames.HostVeth(lab.Name, machine.Name, i.Network),
             Mac = HostNames.Mac(lab.Name, machine.Name, i.Network),
-            Address = i.Cidr,
+            Address = i.Dhcp ? null : i.Cidr,
             Gateway = i.Gateway?.ToString(),
+            Dhcp = i.Dhcp,
+            FixedLease = i.Dhcp ? i.Address?.ToString() : null,
         }).ToList(),
     };
 
@@ -408,11 +553,16 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
     }
 
-    /// <summary>A fresh machine-id and the machine's hostname and hosts file, written into its new root.</summary>
+    /// <summary>
+    /// A fresh machine-id, the machine's hostname and hosts file, and its resolver, written into its new root.
+    /// A machine that takes DHCP leases gets systemd-networkd (matching its interfaces by MAC) and systemd-resolved
+    /// for the DNS servers the lease names.
+    /// </summary>
     private static void PersonalizeRoot(string root, MachineDefinition machine, LabDefinition lab)
     {
-        File.WriteAllText(Path.Combine(root, "etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
-        File.WriteAllText(Path.Combine(root, "etc/hostname"), machine.Name + "\n");
+        string At(string path) => Path.Combine(root, path);
+        File.WriteAllText(At("etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
+        File.WriteAllText(At("etc/hostname"), machine.Name + "\n");
         var hosts = new StringBuilder("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         hosts.Append($"127.0.1.1\t{machine.Name}.{lab.Name} {machine.Name}\n");
         foreach (var other in lab.Machines.Values.Where(m => m.Name != machine.Name))
@@ -420,7 +570,50 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             foreach (var iface in other.Interfaces.Where(i => i.Address is not null))
                 hosts.Append($"{iface.Address}\t{other.Name}.{lab.Name} {other.Name}\n");
         }
-        File.WriteAllText(Path.Combine(root, "etc/hosts"), hosts.ToString());
+        File.WriteAllText(At("etc/hosts"), hosts.ToString());
+
+        File.Delete(At("etc/resolv.conf"));
+        if (machine.UsesDhcp)
+        {
+            Directory.CreateDirectory(At("etc/systemd/network"));
+            foreach (var iface in machine.Interfaces.Where(i => i.Dhcp))
+            {
+                File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
+                    # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
+                    [Match]
+                    MACAddress={HostNames.Mac(lab.Name, machine.Name, iface.Network)}
+
+                    [Network]
+                    DHCP=ipv4
+                    LinkLocalAddressing=no
+                    IPv6AcceptRA=no
+
+                    [DHCPv4]
+                    UseDomains=yes
+
+                    """);
+            }
+            foreach (var (link, target) in new[]
+            {
+                ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),
+                ("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/lib/systemd/system/systemd-networkd.socket"),
+                ("etc/systemd/system/dbus-org.freedesktop.network1.service", "/lib/systemd/system/systemd-networkd.service"),
+                ("etc/systemd/system/multi-user.target.wants/systemd-resolved.service", "/lib/systemd/system/systemd-resolved.service"),
+                ("etc/systemd/system/dbus-org.freedesktop.resolve1.service", "/lib/systemd/system/systemd-resolved.service"),
+                ("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"),
+            })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(At(link))!);
+                File.Delete(At(link));
+                File.CreateSymbolicLink(At(link), target);
+            }
+        }
+        else
+        {
+            // The host's DNS server of a network with 'dhcp: true' answers for the lab's names; otherwise /etc/hosts does.
+            var resolvers = machine.Interfaces.Select(i => lab.Networks[i.Network]).Where(n => n.Dhcp && n.Host is not null).Select(n => n.Host!).ToList();
+            File.WriteAllText(At("etc/resolv.conf"), string.Concat(resolvers.Select(r => $"nameserver {r}\n")) + (resolvers.Count > 0 ? $"search {lab.Name}\n" : ""));
+        }
     }
 
     /// <summary>Machines and networks that the lab file no longer has are removed on the next <c>up</c>.</summary>
@@ -440,7 +633,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
 
     private async Task RemoveMachineAsync(StateJournal journal, StoragePool pool, MachineState machine, CancellationToken cancellationToken)
     {
-        await StopMachineAsync(journal, machine, cancellationToken);
+        await StopMachineAsync(journal, machine, cancellationToken, discardingRoot: true);
         await new SnapshotStore(pool, journal, journal.State.Lab, machine.Name).PruneAsync([], cancellationToken);
         await RemoveObjectAsync(journal, pool, new HostObject(HostObjectKind.Root, machine.Root), cancellationToken);
         await RemoveObjectAsync(journal, pool, new HostObject(HostObjectKind.NetworkNamespace, machine.Namespace), cancellationToken);

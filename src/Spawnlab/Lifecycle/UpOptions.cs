@@ -24,7 +24,10 @@ public sealed record UpOptions
 
     /// <summary>Run this stage of this machine and every later one again, whatever the cache holds.</summary>
     public StageReference? From { get; init; }
+
+    /// <summary>How many machines may boot or run a stage at the same time (default: 4 per core).</summary>
+    public int? Jobs { get; init; }
 }
 
 /// <summary>What `up` did: the lab's state, every check it ran or skipped, and the machines that failed.</summary>
-public sealed record UpResult(LabState State, IReadOnlyList<CheckResult> Checks, IReadOnlyList<string> Failures);
+public sealed record UpResult(LabState State, IReadOnlyList<CheckResult> Checks, IReadOnlyList<string> Failures, IReadOnlyList<string> Skipped);

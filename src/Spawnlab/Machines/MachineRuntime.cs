@@ -9,20 +9,9 @@ public sealed class MachineRuntime(IHostShell shell)
     public static readonly string[] ExecEnvironment =
         ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "USER=root", "LOGNAME=root"];
 
-    /// <summary>
-    /// Starts systemd-nspawn in a session of its own with its output going to <paramref name="logFile"/>, so that the
-    /// machine outlives the CLI. Returns the nspawn process.
-    /// </summary>
-    public async Task<HostProcess> SpawnDetachedAsync(IReadOnlyList<string> arguments, string logFile, CancellationToken cancellationToken)
-    {
-        // A background job of a non-interactive shell is not a process group leader, so setsid does not fork:
-        // $! is the pid of systemd-nspawn itself.
-        var output = await shell.OutputAsync(
-            HostCommand.Of("sh", ["-c", "setsid \"$@\" </dev/null >>\"$0\" 2>&1 & echo $!", logFile, "systemd-nspawn", .. arguments]),
-            cancellationToken);
-        var pid = int.Parse(output, CultureInfo.InvariantCulture);
-        return HostProcess.Find(pid) ?? throw new SpawnlabException($"systemd-nspawn exited at once: {LogTail(logFile)}");
-    }
+    /// <summary>Starts systemd-nspawn detached, with its output going to <paramref name="logFile"/>; returns the nspawn process.</summary>
+    public Task<HostProcess> SpawnDetachedAsync(IReadOnlyList<string> arguments, string logFile, CancellationToken cancellationToken) =>
+        DetachedProcess.StartAsync(shell, "systemd-nspawn", arguments, logFile, cancellationToken);
 
     /// <summary>The machine's PID 1 as the host sees it: the child of systemd-nspawn that lives in a new PID namespace.</summary>
     public static int? Leader(HostProcess nspawn)
@@ -87,17 +76,23 @@ public sealed class MachineRuntime(IHostShell shell)
 
     /// <summary>
     /// Asks systemd-nspawn to shut the machine down (it turns SIGTERM into a halt of the machine); past the timeout,
-    /// kills the machine's PID 1, which takes every process of the machine with it, and nspawn.
+    /// kills the machine's PID 1, which takes every process of the machine with it, and nspawn then exits by itself.
+    /// A zero timeout kills at once: for a machine whose root is about to be thrown away.
     /// </summary>
     public static async Task StopAsync(HostProcess nspawn, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (!nspawn.IsAlive)
             return;
         var leader = Leader(nspawn) is { } pid ? HostProcess.Find(pid) : null;
-        nspawn.Signal(HostProcess.SigTerm);
-        if (await nspawn.WaitForExitAsync(timeout, cancellationToken))
-            return;
+        if (timeout > TimeSpan.Zero)
+        {
+            nspawn.Signal(HostProcess.SigTerm);
+            if (await nspawn.WaitForExitAsync(timeout, cancellationToken))
+                return;
+        }
         leader?.Signal(HostProcess.SigKill);
+        if (await nspawn.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken))
+            return;
         nspawn.Signal(HostProcess.SigKill);
         if (!await nspawn.WaitForExitAsync(TimeSpan.FromSeconds(10), cancellationToken))
             throw new SpawnlabException($"systemd-nspawn (pid {nspawn.Pid}) survived SIGKILL");

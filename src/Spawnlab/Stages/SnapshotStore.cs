@@ -45,6 +45,7 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
             journal.Record(aside);
             System.IO.Directory.Move(root, aside.Name);
         }
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(root)!);
         await pool.Driver.CloneAsync(source, root, readOnly: false, cancellationToken);
         if (journal.State.Has(aside))
         {

@@ -23,6 +23,48 @@ public static class StageKeys
         return keys;
     }
 
+    /// <summary>
+    /// Keys of every machine's stages in a lab. A machine's `after:` enters its first key, a stage's `after:` that
+    /// stage's key: a change to a stage reruns the stages of other machines that wait for it, and nothing else.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> ComputeLab(LabDefinition lab, IReadOnlyDictionary<string, string> baseKeys)
+    {
+        var memo = new Dictionary<StageRef, string>();
+        string KeyOf(StageRef node)
+        {
+            if (memo.TryGetValue(node, out var known))
+                return known;
+            var machine = lab.Machines[node.Machine];
+            string key;
+            if (node.Stage == LabGraph.Boot)
+            {
+                key = Combine(baseKeys[machine.Name], machine.After.Select(KeyOf));
+            }
+            else
+            {
+                var index = machine.Stages.ToList().FindIndex(s => s.Name == node.Stage);
+                var previous = KeyOf(index == 0 ? new StageRef(machine.Name, LabGraph.Boot) : new StageRef(machine.Name, machine.Stages[index - 1].Name));
+                key = Of(Combine(previous, machine.Stages[index].After.Select(KeyOf)), machine.Stages[index]);
+            }
+            memo[node] = key;
+            return key;
+        }
+        return lab.Machines.Values.ToDictionary(
+            m => m.Name,
+            m => (IReadOnlyList<string>)[.. m.Stages.Select(s => KeyOf(new StageRef(m.Name, s.Name)))],
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>The key a machine's stages start from: its base, and the keys of what its boot waits for.</summary>
+    public static string Start(LabDefinition lab, string machine, string baseKey, IReadOnlyDictionary<string, IReadOnlyList<string>> keys) =>
+        Combine(baseKey, lab.Machines[machine].After.Select(r => keys[r.Machine][lab.Machines[r.Machine].Stages.ToList().FindIndex(s => s.Name == r.Stage)]));
+
+    private static string Combine(string key, IEnumerable<string> dependencies)
+    {
+        var list = dependencies.ToList();
+        return list.Count == 0 ? key : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key + "|" + string.Join(",", list))))[..24];
+    }
+
     public static string Of(string previous, StageDefinition stage)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -50,6 +50,10 @@ public sealed class NetworkState
     public string? HostAddress { get; init; }
     public bool Nat { get; init; }
     public string? Uplink { get; init; }
+    public bool Dhcp { get; init; }
+
+    /// <summary>The dnsmasq serving DHCP and DNS on this network, when the host does.</summary>
+    public Host.HostProcess? Dnsmasq { get; set; }
 }
 
 public sealed class MachineState
@@ -90,6 +94,10 @@ public sealed class InterfaceState
     public required string Mac { get; init; }
     public string? Address { get; init; }
     public string? Gateway { get; init; }
+    public bool Dhcp { get; init; }
+
+    /// <summary>For a DHCP interface on a network the host serves: the address its lease is fixed to, if any.</summary>
+    public string? FixedLease { get; init; }
 }
 
 public enum StageStatus
@@ -111,6 +119,9 @@ public sealed class StageRecord
 
     /// <summary>The stage's checks, so that `spawnlab test` reruns them without the lab file.</summary>
     public List<Labs.CheckDefinition> Checks { get; init; } = [];
+
+    /// <summary>Stages of other machines (MACHINE/STAGE) this stage waits for.</summary>
+    public List<string> After { get; init; } = [];
 
     [JsonIgnore]
     public TimeSpan? Duration => StartedAt is { } start && EndedAt is { } end ? end - start : null;

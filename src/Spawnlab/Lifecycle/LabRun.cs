@@ -1,0 +1,85 @@
+using Spawnlab.Checks;
+using Spawnlab.Labs;
+using Spawnlab.Pool;
+using Spawnlab.Stages;
+using Spawnlab.State;
+
+namespace Spawnlab.Lifecycle;
+
+/// <summary>One `up` of a lab: what every machine's task shares, and what they found.</summary>
+internal sealed class LabRun(
+    LabDefinition lab, StoragePool pool, StateJournal journal, UpOptions options, IReadOnlyDictionary<string, string> imagePaths, int jobs)
+{
+    private readonly Dictionary<string, TaskCompletionSource<bool>> _done = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskCompletionSource> _roots = new(StringComparer.Ordinal);
+    private readonly List<CheckResult> _checks = [];
+    private readonly List<string> _failures = [];
+    private readonly List<string> _skipped = [];
+    private readonly Lock _lock = new();
+
+    public LabDefinition Lab => lab;
+    public StoragePool Pool => pool;
+    public StateJournal Journal => journal;
+    public UpOptions Options => options;
+    public IReadOnlyDictionary<string, string> ImagePaths => imagePaths;
+
+    /// <summary>Bounds the machines that boot or run a stage at the same time (--jobs).</summary>
+    public SemaphoreSlim Jobs { get; } = new(jobs, jobs);
+
+    public Dictionary<string, string> BaseKeys { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Keys { get; set; } = new Dictionary<string, IReadOnlyList<string>>();
+
+    public IReadOnlyList<CheckResult> Checks => _checks;
+    public IReadOnlyList<string> Failures => _failures;
+    public IReadOnlyList<string> Skipped => _skipped;
+
+    /// <summary>Completes with true when the stage ran or was restored and its machine is up, false when it will not be.</summary>
+    public TaskCompletionSource<bool> Done(string machine, string stage)
+    {
+        lock (_lock)
+        {
+            var key = $"{machine}/{stage}";
+            if (!_done.TryGetValue(key, out var done))
+                _done[key] = done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return done;
+        }
+    }
+
+    /// <summary>Completes once the machine's root is in place, for machines that mount it.</summary>
+    public TaskCompletionSource RootReady(string machine)
+    {
+        lock (_lock)
+        {
+            if (!_roots.TryGetValue(machine, out var ready))
+                _roots[machine] = ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return ready;
+        }
+    }
+
+    public void AddChecks(IEnumerable<CheckResult> results)
+    {
+        lock (_lock)
+            _checks.AddRange(results);
+    }
+
+    public void Fail(MachineDefinition machine, string message)
+    {
+        lock (_lock)
+            _failures.Add($"{machine.Name}: {message}");
+    }
+
+    /// <summary>Stages from <paramref name="fromStage"/> on will not run: their checks are reported as skipped.</summary>
+    public void Skip(MachineDefinition machine, int fromStage, string reason)
+    {
+        lock (_lock)
+        {
+            if (fromStage == 0 || reason.StartsWith("skipped", StringComparison.Ordinal))
+                _skipped.Add($"{machine.Name}: {reason}" + (fromStage < machine.Stages.Count ? $" (from stage {machine.Stages[fromStage].Name})" : ""));
+            _checks.AddRange(machine.Stages.Skip(fromStage).SelectMany(stage =>
+                stage.Checks.Select(check => CheckResult.Skipped(lab.Name, machine.Name, stage.Name, check, reason))));
+        }
+    }
+}
+
+/// <summary>A machine ready to boot: its state, stage keys, how many stages the cache covers, and its snapshots.</summary>
+internal sealed record MachinePlan(MachineState State, IReadOnlyList<string> Keys, int Cached, SnapshotStore Snapshots, string StartKey);

@@ -1,0 +1,58 @@
+using System.Text;
+using Spawnlab.Labs;
+
+namespace Spawnlab.Networks;
+
+/// <summary>
+/// The configuration of the dnsmasq that serves DHCP and DNS on a network with 'dhcp: true': leases from the upper half
+/// of the subnet, fixed leases by MAC, and the lab's machines resolvable as MACHINE and MACHINE.LAB.
+/// </summary>
+public static class DnsmasqConfig
+{
+    public static string For(LabDefinition lab, NetworkDefinition network, string bridge, string leaseFile, string hostsFile)
+    {
+        var host = network.Host ?? throw new InvalidOperationException($"network {network.Name} has no host address");
+        var first = LabParser.ToUInt(network.Subnet.BaseAddress);
+        var size = 1u << (32 - network.Subnet.PrefixLength);
+        var start = LabParser.FromUInt(first + size / 2);
+        var end = LabParser.FromUInt(first + size - 2);
+        var text = new StringBuilder();
+        text.AppendLine($"# Written by Spawnlab for network {network.Name} of lab {lab.Name}");
+        text.AppendLine($"interface={bridge}");
+        text.AppendLine("bind-interfaces");
+        text.AppendLine("except-interface=lo");
+        text.AppendLine($"listen-address={host}");
+        text.AppendLine("no-hosts");
+        text.AppendLine($"addn-hosts={hostsFile}");
+        text.AppendLine($"domain={lab.Name}");
+        text.AppendLine($"local=/{lab.Name}/");
+        text.AppendLine("expand-hosts");
+        text.AppendLine("domain-needed");
+        text.AppendLine("bogus-priv");
+        text.AppendLine($"dhcp-range={start},{end},{network.Subnet.PrefixLength switch { _ => MaskOf(network.Subnet.PrefixLength) }},12h");
+        text.AppendLine("dhcp-authoritative");
+        text.AppendLine($"dhcp-leasefile={leaseFile}");
+        text.AppendLine($"dhcp-option=option:router,{host}");
+        text.AppendLine($"dhcp-option=option:dns-server,{host}");
+        foreach (var machine in lab.Machines.Values)
+        {
+            foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name && i.Dhcp && i.Address is not null))
+                text.AppendLine($"dhcp-host={HostNames.Mac(lab.Name, machine.Name, network.Name)},{iface.Address},{machine.Name}");
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Every machine with a known address on any network of the lab, for DNS.</summary>
+    public static string Hosts(LabDefinition lab)
+    {
+        var text = new StringBuilder();
+        foreach (var machine in lab.Machines.Values)
+        {
+            foreach (var iface in machine.Interfaces.Where(i => i.Address is not null))
+                text.AppendLine($"{iface.Address} {machine.Name}");
+        }
+        return text.ToString();
+    }
+
+    private static string MaskOf(int prefix) => LabParser.FromUInt(prefix == 0 ? 0 : uint.MaxValue << (32 - prefix)).ToString();
+}
