@@ -12,7 +12,10 @@ root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(ShellCommand.Create());
 root.Subcommands.Add(StagesCommand.Create());
 root.Subcommands.Add(RestoreCommand.Create());
+root.Subcommands.Add(RollbackCommand.Create());
 root.Subcommands.Add(TestCommand.Create());
+root.Subcommands.Add(InventoryCommand.Create());
+root.Subcommands.Add(GraphCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
 root.Subcommands.Add(PoolCommand.Create());
 // Ctrl-C cancels the running command, which then stops cleanly (no stage snapshot, state saved) and exits 130.

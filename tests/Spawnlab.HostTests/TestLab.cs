@@ -11,6 +11,7 @@ public sealed class TestLab : IDisposable
             bootstrap: debootstrap
             suite: bookworm
             packages: [iputils-ping, curl, netcat-openbsd, dnsmasq, nginx-light]
+            setup: systemctl disable dnsmasq nginx
         """;
 
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "spawnlab-hosttest-" + Guid.NewGuid().ToString("N")[..8]);

@@ -12,20 +12,20 @@ internal static class ListCommand
         var lab = new Argument<string?>("lab") { Description = "Only this lab", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var command = new Command("ls", "List the machines of every lab, or of one lab") { lab, json };
-        command.SetAction(result => CommandRunner.RunAsync(() =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var labs = GlobalOptions.Controller(result).Store.LoadAll()
                 .Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
-            var machines = MachineStatus.Of(labs);
+            var machines = await MachineStatus.WithLeasesAsync(new Spawnlab.Host.CliWrapShell(), labs, cancellationToken);
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
-                return Task.FromResult(0);
+                return 0;
             }
             if (machines.Count == 0)
             {
                 Console.Error.WriteLine("no machines");
-                return Task.FromResult(0);
+                return 0;
             }
             var table = new Table().Border(TableBorder.Simple)
                 .AddColumns("LAB", "MACHINE", "STATE", "ADDRESSES", "MAC", "ROOT");
@@ -40,7 +40,7 @@ internal static class ListCommand
                     Markup.Escape(m.Root));
             }
             Terminal.Out.Write(table);
-            return Task.FromResult(0);
+            return 0;
         }));
         return command;
     }

@@ -12,9 +12,11 @@ internal static class UpCommand
         var file = LabArgument.File("The lab file (default: lab.yaml)");
         var from = new Option<string?>("--from") { Description = "Run this stage of this machine and every later one again: MACHINE/STAGE" };
         var noCache = new Option<bool>("--no-cache") { Description = "Run every stage again, from the image" };
+        var uplink = new Option<string?>("--uplink") { Description = "Masquerade every NAT network towards this interface (default: each network's uplink, else the default route's)" };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "How many machines may boot or run a stage at the same time (default: 4 per core)" };
         var command = new Command("up", "Bring a lab up: bootstrap its images once, make its networks, boot its machines, run their stages")
         {
-            file, GlobalOptions.Driver, from, noCache, CheckOutput.Report, CheckOutput.JUnit,
+            file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
@@ -23,9 +25,20 @@ internal static class UpCommand
             {
                 NoCache = result.GetValue(noCache),
                 From = result.GetValue(from) is { } text ? StageReference.Parse(text) : null,
+                Jobs = result.GetValue(jobs),
+                Uplink = result.GetValue(uplink),
             };
             var clock = Stopwatch.StartNew();
-            var up = await GlobalOptions.Controller(result).UpAsync(lab, options, cancellationToken);
+            UpResult up;
+            if (LiveProgress.Wanted)
+            {
+                var live = new LiveProgress();
+                up = await live.RunAsync(() => GlobalOptions.Controller(result, live).UpAsync(lab, options, cancellationToken));
+            }
+            else
+            {
+                up = await GlobalOptions.Controller(result).UpAsync(lab, options, cancellationToken);
+            }
             CheckOutput.Write(result, up.Checks);
             if (up.Failures.Count > 0)
             {
@@ -33,6 +46,8 @@ internal static class UpCommand
                     $"spawnlab: {up.Failures.Count} of {lab.Machines.Count} machines failed (they are left running for inspection; the next `up` resumes; `spawnlab down {lab.Name}` removes everything):");
                 foreach (var failure in up.Failures)
                     Console.Error.WriteLine(failure);
+                foreach (var skipped in up.Skipped)
+                    Console.Error.WriteLine(skipped);
                 return 1;
             }
             Console.Error.WriteLine($"lab {lab.Name} is up: {up.State.Machines.Count} machines ready in {clock.Elapsed.TotalSeconds:0.0} s");

@@ -57,6 +57,9 @@ public sealed class IpTool(IHostShell shell)
             await shell.RunAsync("ip", ["-n", @namespace, "route", "add", "default", "via", gateway, "dev", innerName], cancellationToken);
     }
 
+    public Task EnableForwardingAsync(string @namespace, CancellationToken cancellationToken) =>
+        shell.RunAsync("ip", ["netns", "exec", @namespace, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"], cancellationToken);
+
     /// <summary>The first IPv4 address (CIDR) of an interface inside a namespace, or null; how leases are seen from the host.</summary>
     public async Task<string?> NamespaceAddressAsync(string @namespace, string name, CancellationToken cancellationToken)
     {

@@ -42,6 +42,9 @@ public sealed record MachineDefinition(
     /// <summary>Stages of other machines that this machine's boot and stages wait for.</summary>
     public IReadOnlyList<StageRef> After { get; init; } = [];
 
+    /// <summary>The machine routes: IPv4 forwarding is on in its network namespace (its /proc/sys is read-only inside).</summary>
+    public bool Forward { get; init; }
+
     public bool UsesDhcp => Interfaces.Any(i => i.Dhcp);
 }
 

@@ -365,7 +365,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "after", "stages");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "after", "stages");
                 var ok = true;
 
                 string? image = null;
@@ -433,6 +433,7 @@ public static partial class LabParser
                     }
                 }
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
+                var forward = fields.TryGetValue("forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} forward") : false;
 
                 var stages = fields.TryGetValue("stages", out var stagesNode) ? Stages(stagesNode, what, ref ok) : [];
                 var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
@@ -440,8 +441,8 @@ public static partial class LabParser
                 if (hostnames.TryGetValue(name, out var other))
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
                 hostnames[name] = what;
-                if (ok && image is not null && readOnly is { } ro)
-                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after };
+                if (ok && image is not null && readOnly is { } ro && forward is { } routes)
+                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after, Forward = routes };
             }
             return machines;
         }

@@ -56,7 +56,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         foreach (var image in lab.Machines.Values.Select(m => m.Image).Distinct())
             imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
 
-        await UpNetworksAsync(lab, journal, cancellationToken);
+        await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);
 
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
             throw new SpawnlabException($"--from {from.Machine}/{from.Stage}: lab {lab.Name} has no such machine and stage", exitCode: 2);
@@ -206,7 +206,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         progress.Report($"dnsmasq serves DHCP and DNS on network {network.Name} (pid {started.Pid})");
     }
 
-    private async Task UpNetworksAsync(LabDefinition lab, StateJournal journal, CancellationToken cancellationToken)
+    private async Task UpNetworksAsync(LabDefinition lab, StateJournal journal, string? uplinkOverride, CancellationToken cancellationToken)
     {
         var natRules = new List<(string, string)>();
         foreach (var network in lab.Networks.Values)
@@ -215,7 +215,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             string? uplink = null;
             if (network.Nat)
             {
-                uplink = network.Uplink ?? await _ip.DefaultRouteInterfaceAsync(cancellationToken)
+                uplink = uplinkOverride ?? network.Uplink ?? await _ip.DefaultRouteInterfaceAsync(cancellationToken)
                     ?? throw new SpawnlabException($"network '{network.Name}' asks for NAT but the host has no default route; set 'uplink:' to the interface to masquerade towards");
                 natRules.Add((network.Subnet.ToString(), uplink));
             }
@@ -273,6 +273,8 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
                 NspawnArguments.HostHasSystemd(), bind => pool.MachineRoot(lab.Name, bind))];
         });
         await EnsureNamespaceAsync(lab, journal, state, cancellationToken);
+        if (machine.Forward)
+            await _ip.EnableForwardingAsync(state.Namespace, cancellationToken);
 
         // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
         var keys = run.Keys[machine.Name];
@@ -459,24 +461,82 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} has no stage {stage}; its stages: {string.Join(", ", machine.Stages.Select(s => s.Name))}", exitCode: 2);
         var journal = new StateJournal(Store, lab);
         var pool = await OpenPoolOfAsync(lab, cancellationToken);
-        var snapshots = new SnapshotStore(pool, journal, lab.Lab, machine.Name);
-        var record = machine.Stages[index];
-        if (!snapshots.Exists(record.Key))
-            throw new SpawnlabException($"stage {stage} of {lab.Lab}/{machine.Name} has no snapshot (it is {record.Status.ToString().ToLowerInvariant()}); `spawnlab up` runs it");
+        await RestoreMachineAsync(journal, pool, machine, index, cancellationToken);
+    }
+
+    /// <summary>
+    /// Lab-wide rollback: the machine back to just after STAGE, and every machine with a stage that waits, directly or
+    /// through others, for a later stage of it back to its last stage that does not. Returns what went back where.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RollbackAsync(string reference, CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab rollback");
+        var slash = reference.LastIndexOf('/');
+        if (slash <= 0)
+            throw new SpawnlabException($"'{reference}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);
+        var (lab, machine) = FindMachine(reference[..slash]);
+        var stage = reference[(slash + 1)..];
+        var index = machine.Stages.FindIndex(s => s.Name == stage);
+        if (index < 0)
+            throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} has no stage {stage}", exitCode: 2);
+
+        var targets = RollbackTargets(lab, machine.Name, index);
+        var journal = new StateJournal(Store, lab);
+        var pool = await OpenPoolOfAsync(lab, cancellationToken);
+        await Task.WhenAll(targets.Select(t => RestoreMachineAsync(journal, pool, lab.Machines[t.Key], t.Value, cancellationToken)));
+        return [.. targets.Select(t => t.Value < 0
+            ? $"{t.Key}: back to its fresh root"
+            : $"{t.Key}: back to just after stage {lab.Machines[t.Key].Stages[t.Value].Name}")];
+    }
+
+    /// <summary>For each machine to roll back, the index of the last stage it keeps (-1: none).</summary>
+    internal static Dictionary<string, int> RollbackTargets(LabState lab, string machine, int index)
+    {
+        var keep = new Dictionary<string, int>(StringComparer.Ordinal) { [machine] = index };
+        var invalid = new HashSet<string>(lab.Machines[machine].Stages.Skip(index + 1).Select(s => $"{machine}/{s.Name}"), StringComparer.Ordinal);
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var other in lab.Machines.Values)
+            {
+                var first = other.Stages.FindIndex(s => s.After.Any(invalid.Contains));
+                if (first < 0 || (keep.TryGetValue(other.Name, out var kept) && kept < first))
+                    continue;
+                keep[other.Name] = first - 1;
+                foreach (var later in other.Stages.Skip(first))
+                    changed |= invalid.Add($"{other.Name}/{later.Name}");
+            }
+        }
+        while (changed);
+        return keep;
+    }
+
+    /// <summary>Kills the machine, puts its root back to just after stage <paramref name="index"/> (-1: its fresh root) and boots it.</summary>
+    private async Task RestoreMachineAsync(StateJournal journal, StoragePool pool, MachineState machine, int index, CancellationToken cancellationToken)
+    {
+        var snapshots = new SnapshotStore(pool, journal, journal.State.Lab, machine.Name);
+        var key = index < 0 ? machine.BaseKey : machine.Stages[index].Key;
+        if (key is null || !snapshots.Exists(key))
+            throw new SpawnlabException(index < 0
+                ? $"{journal.State.Lab}/{machine.Name} has no snapshot of its fresh root; `spawnlab up --from` reruns its stages"
+                : $"stage {machine.Stages[index].Name} of {journal.State.Lab}/{machine.Name} has no snapshot (it is {machine.Stages[index].Status.ToString().ToLowerInvariant()}); `spawnlab up` runs it");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await StopMachineAsync(journal, machine, cancellationToken, discardingRoot: true);
         var stopped = clock.Elapsed;
         journal.Update(_ => machine.RootAt = null);
-        await snapshots.RestoreAsync(snapshots.PathOf(record.Key), machine.Root, cancellationToken);
+        await snapshots.RestoreAsync(snapshots.PathOf(key), machine.Root, cancellationToken);
+        var what = index < 0 ? "its fresh root" : $"stage {machine.Stages[index].Name}";
         progress.Machine(machine.Name, FormattableString.Invariant(
-            $"root restored to stage {stage} in {(clock.Elapsed - stopped).TotalMilliseconds:0} ms (machine stopped in {stopped.TotalMilliseconds:0} ms)"));
+            $"root restored to {what} in {(clock.Elapsed - stopped).TotalMilliseconds:0} ms (machine stopped in {stopped.TotalMilliseconds:0} ms)"));
         journal.Update(_ =>
         {
-            machine.RootAt = record.Key;
+            machine.RootAt = key;
             foreach (var later in machine.Stages.Skip(index + 1))
                 later.Status = StageStatus.Pending;
         });
         await BootAsync(journal, machine, cancellationToken);
+        await WaitForLeasesAsync(machine, cancellationToken);
         progress.Machine(machine.Name, "ready");
     }
 
@@ -548,6 +608,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             machine.Binds,
             machine.Tmpfs,
             machine.ReadOnlyRoot,
+            machine.Forward,
             Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),
         });
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
@@ -564,7 +625,9 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         File.WriteAllText(At("etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
         File.WriteAllText(At("etc/hostname"), machine.Name + "\n");
         var hosts = new StringBuilder("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        hosts.Append($"127.0.1.1\t{machine.Name}.{lab.Name} {machine.Name}\n");
+        // Its own name: its first static address, or 127.0.1.1 (Debian's way) when it has none.
+        var own = machine.Interfaces.FirstOrDefault(i => i.Address is not null && !i.Dhcp)?.Address?.ToString() ?? "127.0.1.1";
+        hosts.Append($"{own}\t{machine.Name}.{lab.Name} {machine.Name}\n");
         foreach (var other in lab.Machines.Values.Where(m => m.Name != machine.Name))
         {
             foreach (var iface in other.Interfaces.Where(i => i.Address is not null))

@@ -73,7 +73,7 @@ internal sealed class LabRun(
     {
         lock (_lock)
         {
-            if (fromStage == 0 || reason.StartsWith("skipped", StringComparison.Ordinal))
+            if (reason.StartsWith("skipped", StringComparison.Ordinal))
                 _skipped.Add($"{machine.Name}: {reason}" + (fromStage < machine.Stages.Count ? $" (from stage {machine.Stages[fromStage].Name})" : ""));
             _checks.AddRange(machine.Stages.Skip(fromStage).SelectMany(stage =>
                 stage.Checks.Select(check => CheckResult.Skipped(lab.Name, machine.Name, stage.Name, check, reason))));

@@ -1,8 +1,9 @@
+using Spawnlab.Host;
 using Spawnlab.State;
 
 namespace Spawnlab.Lifecycle;
 
-/// <summary>One machine as `spawnlab ls` shows it.</summary>
+/// <summary>One machine as `spawnlab ls`, `inventory` and `graph` show it, with the addresses its leases gave it.</summary>
 public sealed record MachineStatus(
     string Lab,
     string Machine,
@@ -16,9 +17,30 @@ public sealed record MachineStatus(
             lab.Lab,
             m.Name,
             m.Process is { IsAlive: true } ? "running" : "stopped",
-            m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth)).ToList(),
+            [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth, i.Dhcp))],
             m.Root,
             m.Process is { IsAlive: true } p ? p.Pid : null))).ToList();
+
+    /// <summary>As <see cref="Of"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
+    public static async Task<IReadOnlyList<MachineStatus>> WithLeasesAsync(IHostShell shell, IEnumerable<LabState> labs, CancellationToken cancellationToken)
+    {
+        var ip = new IpTool(shell);
+        var list = labs.ToList();
+        var result = new List<MachineStatus>();
+        foreach (var status in Of(list))
+        {
+            var machine = list.First(l => l.Lab == status.Lab).Machines[status.Machine];
+            var interfaces = new List<InterfaceStatus>();
+            foreach (var iface in status.Interfaces)
+            {
+                interfaces.Add(iface.Dhcp && iface.Address is null
+                    ? iface with { Address = await ip.NamespaceAddressAsync(machine.Namespace, iface.Interface, cancellationToken) }
+                    : iface);
+            }
+            result.Add(status with { Interfaces = interfaces });
+        }
+        return result;
+    }
 }
 
-public sealed record InterfaceStatus(string Network, string Interface, string? Address, string Mac, string HostVeth);
+public sealed record InterfaceStatus(string Network, string Interface, string? Address, string Mac, string HostVeth, bool Dhcp);

@@ -27,6 +27,9 @@ public sealed record UpOptions
 
     /// <summary>How many machines may boot or run a stage at the same time (default: 4 per core).</summary>
     public int? Jobs { get; init; }
+
+    /// <summary>The interface every NAT network masquerades towards, instead of its 'uplink:' or the default route's.</summary>
+    public string? Uplink { get; init; }
 }
 
 /// <summary>What `up` did: the lab's state, every check it ran or skipped, and the machines that failed.</summary>

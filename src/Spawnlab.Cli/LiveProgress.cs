@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Spawnlab.Lifecycle;
+using Spectre.Console;
+
+namespace Spawnlab.Cli;
+
+/// <summary>On a terminal: one live row per machine with its current step, elapsed time and state.</summary>
+internal sealed class LiveProgress : IProgressSink
+{
+    private readonly ConcurrentDictionary<string, (string Status, Stopwatch Clock)> _machines = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _messages = new();
+
+    public static bool Wanted => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null
+        && Environment.GetEnvironmentVariable("TERM") is not (null or "dumb");
+
+    public void Report(string value) => _messages.Enqueue($"{DateTime.Now:HH:mm:ss} {value}");
+
+    public void Machine(string machine, string status) =>
+        _machines.AddOrUpdate(machine, _ => (status, Stopwatch.StartNew()), (_, old) =>
+        {
+            if (status.StartsWith("ready", StringComparison.Ordinal) || status.StartsWith("failed", StringComparison.Ordinal) || status.StartsWith("skipped", StringComparison.Ordinal))
+                old.Clock.Stop();
+            return (status, old.Clock);
+        });
+
+    public async Task<T> RunAsync<T>(Func<Task<T>> work)
+    {
+        return await AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+            .Live(Render())
+            .StartAsync(async context =>
+            {
+                var task = work();
+                using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+                while (!task.IsCompleted)
+                {
+                    context.UpdateTarget(Render());
+                    await Task.WhenAny(task, timer.WaitForNextTickAsync().AsTask());
+                }
+                context.UpdateTarget(Render());
+                return await task;
+            });
+    }
+
+    private Table Render()
+    {
+        var table = new Table().Border(TableBorder.Simple).AddColumns("MACHINE", "ELAPSED", "NOW");
+        foreach (var (machine, (status, clock)) in _machines.OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            var color = status.StartsWith("ready", StringComparison.Ordinal) ? "green"
+                : status.StartsWith("failed", StringComparison.Ordinal) ? "red"
+                : status.StartsWith("skipped", StringComparison.Ordinal) ? "yellow" : "blue";
+            table.AddRow(Markup.Escape(machine), $"{clock.Elapsed.TotalSeconds,5:0.0}s", $"[{color}]{Markup.Escape(status)}[/]");
+        }
+        foreach (var message in _messages.TakeLast(3))
+            table.Caption(Markup.Escape(message));
+        return table;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text;
+using Spawnlab.State;
+
+namespace Spawnlab.Lifecycle;
+
+/// <summary>The lab's topology, drawn: uplink and NAT, bridges with the host's address, machines with their interfaces.</summary>
+public static class TopologyGraph
+{
+    public static string Ascii(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines)
+    {
+        var text = new StringBuilder();
+        foreach (var lab in labs)
+        {
+            text.AppendLine($"lab {lab.Lab}");
+            foreach (var network in lab.Networks.Values)
+            {
+                if (network.Nat)
+                {
+                    text.AppendLine($"   (uplink {network.Uplink})");
+                    text.AppendLine($"        |  NAT: {network.Subnet} masqueraded (nft table ip spawnlab_{lab.Lab.Replace('-', '_')})");
+                }
+                text.AppendLine($"   +--[ bridge {network.Bridge} | network {network.Name} {network.Subnet}"
+                    + (network.HostAddress is { } host ? $" | host {host}" : "") + (network.Dhcp ? " | DHCP+DNS by the host" : "") + " ]");
+                foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
+                {
+                    foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name))
+                        text.AppendLine($"   |     +-- {machine.Machine,-14} {iface.Interface,-8} {iface.Address ?? (iface.Dhcp ? "dhcp (no lease yet)" : "-"),-20} {iface.Mac}  [{machine.State}]");
+                }
+            }
+            foreach (var machine in machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Count == 0))
+                text.AppendLine($"   (no network) {machine.Machine} [{machine.State}]");
+        }
+        return text.ToString();
+    }
+
+    public static string Mermaid(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines)
+    {
+        var text = new StringBuilder("graph TD\n");
+        foreach (var lab in labs)
+        {
+            text.AppendLine($"  subgraph {Id(lab.Lab)}[\"lab {lab.Lab}\"]");
+            foreach (var network in lab.Networks.Values)
+            {
+                var bridge = Id($"{lab.Lab}_{network.Name}");
+                text.AppendLine($"    {bridge}[\"bridge {network.Bridge}<br/>{network.Name} {network.Subnet}{(network.HostAddress is { } h ? $"<br/>host {h}" : "")}\"]");
+                if (network.Nat)
+                    text.AppendLine($"    {Id($"{lab.Lab}_{network.Name}_up")}((\"uplink {network.Uplink}\")) ---|NAT| {bridge}");
+                foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
+                {
+                    foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name))
+                        text.AppendLine($"    {bridge} --- {Id($"{lab.Lab}_{machine.Machine}")}[\"{machine.Machine}\"]");
+                }
+            }
+            foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
+            {
+                var addresses = string.Join("<br/>", machine.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "dhcp"}"));
+                text.AppendLine($"    {Id($"{lab.Lab}_{machine.Machine}")}[\"{machine.Machine}{(addresses.Length > 0 ? "<br/>" + addresses : "")}\"]");
+            }
+            text.AppendLine("  end");
+        }
+        return text.ToString();
+    }
+
+    public static string Dot(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines)
+    {
+        var text = new StringBuilder("graph spawnlab {\n  node [shape=box];\n");
+        foreach (var lab in labs)
+        {
+            text.AppendLine($"  subgraph \"cluster_{lab.Lab}\" {{\n    label=\"lab {lab.Lab}\";");
+            foreach (var network in lab.Networks.Values)
+            {
+                var bridge = $"\"{lab.Lab}/{network.Name}\"";
+                text.AppendLine($"    {bridge} [shape=ellipse, label=\"bridge {network.Bridge}\\n{network.Name} {network.Subnet}{(network.HostAddress is { } h ? $"\\nhost {h}" : "")}\"];");
+                if (network.Nat)
+                    text.AppendLine($"    \"{lab.Lab}/{network.Name}/uplink\" [shape=diamond, label=\"uplink {network.Uplink}\"];\n    \"{lab.Lab}/{network.Name}/uplink\" -- {bridge} [label=\"NAT\"];");
+                foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
+                {
+                    foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name))
+                        text.AppendLine($"    {bridge} -- \"{lab.Lab}/{machine.Machine}\" [label=\"{iface.Interface} {iface.Address ?? "dhcp"}\"];");
+                }
+            }
+            foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
+                text.AppendLine($"    \"{lab.Lab}/{machine.Machine}\" [label=\"{machine.Machine}\"];");
+            text.AppendLine("  }");
+        }
+        return text.Append("}\n").ToString();
+    }
+
+    private static string Id(string name) => name.Replace('-', '_');
+}
