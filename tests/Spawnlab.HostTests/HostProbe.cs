@@ -46,6 +46,30 @@ public static class HostProbe
         return found;
     }
 
+    /// <summary>Live processes whose executable has this name, with their command lines.</summary>
+    public static IReadOnlyList<(int Pid, string CommandLine)> ProcessesNamed(string name)
+    {
+        var found = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                if (stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X')
+                    continue;
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (Path.GetFileName(cmdline[0]) == name)
+                    found.Add((pid, string.Join(' ', cmdline)));
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
     public static IReadOnlyList<string> MountsUnder(string path) =>
         File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(path, StringComparison.Ordinal)).ToList();
 
@@ -54,6 +78,7 @@ public static class HostProbe
     {
         var left = new List<string>();
         left.AddRange(NspawnProcesses(lab).Select(p => $"systemd-nspawn pid {p}"));
+        left.AddRange(ProcessesNamed("dnsmasq").Where(p => p.CommandLine.Contains($"/labs/{lab}/", StringComparison.Ordinal)).Select(p => $"dnsmasq pid {p.Pid}"));
         foreach (var network in networks)
         {
             if (await LinkExistsAsync(HostNames.Bridge(lab, network)))

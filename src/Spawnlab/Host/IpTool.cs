@@ -15,9 +15,10 @@ public sealed class IpTool(IHostShell shell)
         (await shell.OutputAsync(HostCommand.Of("ip", "netns", "list"), cancellationToken))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]).ToList();
 
-    public async Task CreateBridgeAsync(string name, string? cidr, CancellationToken cancellationToken)
+    /// <summary>A bridge with a fixed MAC (a bridge otherwise takes the lowest MAC of its ports, which changes).</summary>
+    public async Task CreateBridgeAsync(string name, string mac, string? cidr, CancellationToken cancellationToken)
     {
-        await shell.RunAsync("ip", ["link", "add", name, "type", "bridge"], cancellationToken);
+        await shell.RunAsync("ip", ["link", "add", name, "address", mac, "type", "bridge"], cancellationToken);
         if (cidr is not null)
             await shell.RunAsync("ip", ["addr", "add", cidr, "dev", name], cancellationToken);
         await shell.RunAsync("ip", ["link", "set", name, "up"], cancellationToken);

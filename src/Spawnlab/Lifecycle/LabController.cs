@@ -237,16 +237,18 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             if (!journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
                 throw new SpawnlabException($"interface {bridge} exists but lab {lab.Name} did not make it; refusing to take it over");
             journal.Record(obj);
-            await _ip.CreateBridgeAsync(bridge, hostCidr, cancellationToken);
+            await _ip.CreateBridgeAsync(bridge, HostNames.BridgeMac(lab.Name, network.Name), hostCidr, cancellationToken);
         }
         foreach (var network in lab.Networks.Values.Where(n => n.Dhcp))
             await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
         var table = HostNames.NftTable(lab.Name);
         if (natRules.Count > 0)
-        {
             await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
+        if (lab.Networks.Count > 0)
+        {
             journal.Record(new HostObject(HostObjectKind.NftTable, table));
-            await _nft.ApplyNatAsync(table, natRules, cancellationToken);
+            await _nft.ApplyAsync(table, natRules,
+                [.. lab.Networks.Values.Select(n => (HostNames.Bridge(lab.Name, n.Name), HostNames.BridgeMac(lab.Name, n.Name)))], cancellationToken);
         }
     }
 

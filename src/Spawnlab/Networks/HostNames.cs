@@ -34,6 +34,9 @@ public static class HostNames
         return $"02:{hash[0]:x2}:{hash[1]:x2}:{hash[2]:x2}:{hash[3]:x2}:{hash[4]:x2}";
     }
 
+    /// <summary>The bridge's own MAC: the host's address on the network.</summary>
+    public static string BridgeMac(string lab, string network) => Mac(lab, "(host)", network);
+
     // sl + kind + up to 5 characters of the readable name + '-' + 6 hex digits: at most 15 bytes.
     private static string Interface(string kind, string readable, string key)
     {
