@@ -20,8 +20,14 @@ internal static class GlobalOptions
         DefaultValueFactory = _ => Enum.TryParse<DriverChoice>(Environment.GetEnvironmentVariable("SPAWNLAB_DRIVER"), ignoreCase: true, out var d) ? d : DriverChoice.Auto,
     };
 
+    public static readonly Option<bool> NoWait = new("--no-wait")
+    {
+        Description = "Fail at once, instead of waiting, when another command is changing the lab",
+        Recursive = true,
+    };
+
     public static SpawnlabOptions Options(ParseResult result) =>
-        new(result.GetValue(StateDirectory)!, result.GetValue(Driver));
+        new(result.GetValue(StateDirectory)!, result.GetValue(Driver)) { WaitForLock = !result.GetValue(NoWait) };
 
     public static LabController Controller(ParseResult result, IProgressSink? progress = null) =>
         new(new CliWrapShell(), Options(result), progress ?? new ConsoleProgress());

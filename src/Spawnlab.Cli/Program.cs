@@ -4,6 +4,7 @@ using Spawnlab.Cli.Commands;
 
 var root = new RootCommand("Spawnlab: a lab file becomes a running multi-machine test network of systemd-nspawn machines, and goes away without a trace.");
 root.Options.Add(GlobalOptions.StateDirectory);
+root.Options.Add(GlobalOptions.NoWait);
 root.Subcommands.Add(ValidateCommand.Create());
 root.Subcommands.Add(UpCommand.Create());
 root.Subcommands.Add(DownCommand.Create());
@@ -17,6 +18,8 @@ root.Subcommands.Add(TestCommand.Create());
 root.Subcommands.Add(InventoryCommand.Create());
 root.Subcommands.Add(GraphCommand.Create());
 root.Subcommands.Add(LogsCommand.Create());
+root.Subcommands.Add(CleanCommand.Create());
+root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(PoolCommand.Create());
 // Ctrl-C cancels the running command, which then stops cleanly (no stage snapshot, state saved) and exits 130.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });

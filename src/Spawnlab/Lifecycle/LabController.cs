@@ -21,6 +21,9 @@ public sealed record SpawnlabOptions(string StateDirectory, DriverChoice Driver 
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>When another command holds the lab: wait for it (true) or fail at once (--no-wait).</summary>
+    public bool WaitForLock { get; init; } = true;
+
     public static string StateDirectoryFromEnvironment() =>
         Environment.GetEnvironmentVariable("SPAWNLAB_STATE_DIR") is { Length: > 0 } dir ? dir : DefaultStateDirectory;
 }
@@ -34,12 +37,17 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
 
     public StateStore Store { get; } = new(options.StateDirectory);
 
+    private Task<LabLock> LockAsync(string lab, CancellationToken cancellationToken) =>
+        LabLock.AcquireAsync(options.StateDirectory, lab, options.WaitForLock, progress.Report, cancellationToken);
+
     public Task<UpResult> UpAsync(LabDefinition lab, CancellationToken cancellationToken) =>
         UpAsync(lab, new UpOptions(), cancellationToken);
 
     public async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, CancellationToken cancellationToken)
     {
         HostUser.RequireRoot("spawnlab up");
+        using var labLock = await LockAsync(lab.Name, cancellationToken);
+        await PreflightAsync(lab, cancellationToken);
         var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(options.Driver, cancellationToken);
         var existing = Store.Load(lab.Name);
         if (existing is not null && existing.PoolPath != pool.Root)
@@ -161,6 +169,27 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
                 return reference;
         }
         return null;
+    }
+
+    /// <summary>The doctor's cheap checks, before anything is made: fail early with its advice instead of hanging.</summary>
+    private async Task PreflightAsync(LabDefinition lab, CancellationToken cancellationToken)
+    {
+        var findings = await new Doctor.HostDoctor(shell, options.StateDirectory).ExamineAsync(cancellationToken);
+        var problems = new List<string>();
+        foreach (var finding in findings.Where(f => f.Severity == Doctor.Severity.Problem))
+        {
+            switch (finding.Check)
+            {
+                case "inotify" when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (int.TryParse(File.ReadAllText("/proc/sys/fs/inotify/max_user_instances").Trim(), out var limit) ? limit : 0):
+                case "tools":
+                case "cgroups":
+                case "forward policy" when lab.Networks.Count > 0:
+                    problems.Add($"{finding.Check}: {finding.Detail}; fix: {finding.Advice}");
+                    break;
+            }
+        }
+        if (problems.Count > 0)
+            throw new SpawnlabException($"lab {lab.Name} cannot come up on this host (`spawnlab doctor --fix` repairs what it can):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
     }
 
     private async Task CheckHostClashesAsync(LabDefinition lab, LabState state, CancellationToken cancellationToken)
@@ -457,6 +486,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
     public async Task RestoreAsync(string reference, string stage, CancellationToken cancellationToken)
     {
         HostUser.RequireRoot("spawnlab restore");
+        using var labLock = await LockAsync(FindMachine(reference).Lab.Lab, cancellationToken);
         var (lab, machine) = FindMachine(reference);
         var index = machine.Stages.FindIndex(s => s.Name == stage);
         if (index < 0)
@@ -476,6 +506,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         var slash = reference.LastIndexOf('/');
         if (slash <= 0)
             throw new SpawnlabException($"'{reference}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);
+        using var labLock = await LockAsync(FindMachine(reference[..slash]).Lab.Lab, cancellationToken);
         var (lab, machine) = FindMachine(reference[..slash]);
         var stage = reference[(slash + 1)..];
         var index = machine.Stages.FindIndex(s => s.Name == stage);
@@ -709,6 +740,7 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
     public async Task DownAsync(string labName, bool purgeImages, CancellationToken cancellationToken)
     {
         HostUser.RequireRoot("spawnlab down");
+        using var labLock = await LockAsync(labName, cancellationToken);
         var state = Store.Load(labName) ?? throw new SpawnlabException($"no lab named {labName} is up (see `spawnlab ls`)");
         var journal = new StateJournal(Store, state);
         var pool = await OpenPoolOfAsync(state, cancellationToken);
@@ -764,6 +796,89 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
                 break;
         }
         journal.Forget(obj);
+    }
+
+    /// <summary>
+    /// Sweeps what labs left behind: a lab none of whose machines runs any more (the host rebooted, or everything
+    /// was killed) is taken down from its record; in a lab that runs, the leftovers of interrupted work (roots set
+    /// aside, temporary snapshots, dead processes, stray machines of the lab) go; so do interrupted bootstraps.
+    /// Only what is recorded, or named as the lab's own inside the pool, is touched. Returns what it removed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CleanAsync(CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab clean");
+        var removed = new List<string>();
+        foreach (var lab in Store.LoadAll())
+        {
+            using (var labLock = await LockAsync(lab.Lab, cancellationToken))
+            {
+                var state = Store.Load(lab.Lab)!;
+                var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true }).Select(m => m.Name).ToList();
+                var strays = StrayMachines(state);
+                if (running.Count == 0 && strays.Count == 0)
+                {
+                    var objects = state.Objects.Select(o => o.ToString()).ToList();
+                    labLock.Dispose();
+                    await DownAsync(lab.Lab, purgeImages: false, cancellationToken);
+                    removed.Add($"lab {lab.Lab} (nothing of it was running): {(objects.Count == 0 ? "its state" : string.Join(", ", objects))}");
+                    continue;
+                }
+                var journal = new StateJournal(Store, state);
+                var pool = await OpenPoolOfAsync(state, cancellationToken);
+                foreach (var process in strays)
+                {
+                    process.Signal(HostProcess.SigKill);
+                    removed.Add($"lab {lab.Lab}: stray systemd-nspawn pid {process.Pid} not in the record");
+                }
+                foreach (var obj in state.Objects.ToList())
+                {
+                    var leftover = obj.Kind switch
+                    {
+                        HostObjectKind.Root => Path.GetFileName(obj.Name).StartsWith(".tmp-", StringComparison.Ordinal) || obj.Name.Contains(".old-", StringComparison.Ordinal),
+                        HostObjectKind.Process => obj.StartTicks is { } ticks && !new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks).IsAlive,
+                        _ => false,
+                    };
+                    if (!leftover)
+                        continue;
+                    await RemoveObjectAsync(journal, pool, obj, cancellationToken);
+                    removed.Add($"lab {lab.Lab}: {obj}");
+                }
+            }
+        }
+        if (new PoolOpener(shell, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
+        {
+            var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
+            foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, ".tmp-*").ToList())
+            {
+                await pool.DeleteAsync(leftover, cancellationToken);
+                removed.Add($"interrupted bootstrap {Path.GetFileName(leftover)}");
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>systemd-nspawn processes booting a machine of this lab that the record does not name (a CLI killed between the two).</summary>
+    private static List<HostProcess> StrayMachines(LabState lab)
+    {
+        var recorded = lab.Machines.Values.Select(m => m.Pid).OfType<int>().ToHashSet();
+        var units = lab.Machines.Keys.Select(m => $"--machine={HostNames.MachineUnitName(lab.Lab, m)}").ToHashSet(StringComparer.Ordinal);
+        var strays = new List<HostProcess>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid) || recorded.Contains(pid))
+                continue;
+            try
+            {
+                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
+                if (arguments[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && arguments.Any(units.Contains)
+                    && HostProcess.Find(pid) is { IsAlive: true } process)
+                    strays.Add(process);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return strays;
     }
 
     /// <summary>Finds a machine by name in every lab, or by LAB/MACHINE.</summary>

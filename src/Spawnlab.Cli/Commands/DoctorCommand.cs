@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Spawnlab.Doctor;
+using Spawnlab.Host;
+using Spectre.Console;
+
+namespace Spawnlab.Cli.Commands;
+
+internal static class DoctorCommand
+{
+    public static Command Create()
+    {
+        var fix = new Option<bool>("--fix") { Description = "Install missing packages and set the sysctls and firewall rules labs need, saying what changed" };
+        var command = new Command("doctor", "Check what labs need from this host and say how to fix each gap") { fix };
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        {
+            var doctor = new HostDoctor(new CliWrapShell(), result.GetValue(GlobalOptions.StateDirectory)!);
+            var findings = await doctor.ExamineAsync(cancellationToken);
+            if (result.GetValue(fix))
+            {
+                foreach (var change in await doctor.FixAsync(findings, cancellationToken))
+                    Console.WriteLine($"changed: {change}");
+                findings = await doctor.ExamineAsync(cancellationToken);
+            }
+            var table = new Table().Border(TableBorder.Simple).AddColumns("CHECK", "STATE", "DETAIL", "FIX");
+            foreach (var f in findings)
+            {
+                var state = f.Severity switch { Severity.Ok => "[green]ok[/]", Severity.Note => "[yellow]note[/]", _ => "[red]problem[/]" };
+                table.AddRow(Markup.Escape(f.Check), state, Markup.Escape(f.Detail), Markup.Escape(f.Advice ?? ""));
+            }
+            Terminal.Out.Write(table);
+            return findings.Any(f => f.Severity == Severity.Problem) ? 1 : 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text.Json;
+using Spawnlab.Host;
+
+namespace Spawnlab.Doctor;
+
+public enum Severity
+{
+    Ok,
+    Note,
+    Problem,
+}
+
+/// <summary>One thing a lab needs from the host: whether it holds, and how to fix it when it does not.</summary>
+public sealed record Finding(string Check, Severity Severity, string Detail, string? Advice = null)
+{
+    public bool Fixable { get; init; }
+}
+
+/// <summary>
+/// Checks what labs need from the host and says how to fix each gap; with fix, installs packages and sets sysctls,
+/// saying what it changed. `up` runs the cheap checks first and stops early with the same advice.
+/// </summary>
+public sealed class HostDoctor(IHostShell shell, string stateDirectory)
+{
+    public const int InotifyInstancesWanted = 1024;
+
+    /// <summary>Booted machines use inotify instances; at the default 128, machines past about 15 hang in "initializing".</summary>
+    public const int InotifyInstancesPerMachine = 8;
+
+    private static readonly (string Tool, string Package)[] Tools =
+    [
+        ("systemd-nspawn", "systemd-container"), ("btrfs", "btrfs-progs"), ("mkfs.btrfs", "btrfs-progs"), ("nft", "nftables"),
+        ("ip", "iproute2"), ("debootstrap", "debootstrap"), ("dnsmasq", "dnsmasq-base"), ("nsenter", "util-linux"),
+    ];
+
+    private const string ForwardComment = "spawnlab: let lab bridges forward";
+
+    public async Task<IReadOnlyList<Finding>> ExamineAsync(CancellationToken cancellationToken)
+    {
+        var findings = new List<Finding>();
+        findings.Add(HostUser.IsRoot
+            ? new Finding("root", Severity.Ok, "running as root")
+            : new Finding("root", Severity.Problem, "not running as root", "run spawnlab with sudo"));
+
+        var missing = Tools.Where(t => !OnPath(t.Tool)).ToList();
+        findings.Add(missing.Count == 0
+            ? new Finding("tools", Severity.Ok, "systemd-nspawn, btrfs-progs, nftables, iproute2, debootstrap, dnsmasq and nsenter are installed")
+            : new Finding("tools", Severity.Problem, $"missing: {string.Join(", ", missing.Select(t => t.Tool))}",
+                $"apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}")
+            { Fixable = true });
+
+        findings.Add(Cgroups());
+
+        var forward = ReadInt("/proc/sys/net/ipv4/ip_forward");
+        findings.Add(forward == 1
+            ? new Finding("ip forwarding", Severity.Ok, "net.ipv4.ip_forward = 1")
+            : new Finding("ip forwarding", Severity.Note, "net.ipv4.ip_forward = 0: `up` turns it on for a lab with NAT", "sysctl -w net.ipv4.ip_forward=1") { Fixable = true });
+
+        var instances = ReadInt("/proc/sys/fs/inotify/max_user_instances") ?? 0;
+        findings.Add(instances >= InotifyInstancesWanted
+            ? new Finding("inotify", Severity.Ok, $"fs.inotify.max_user_instances = {instances}")
+            : new Finding("inotify", Severity.Problem,
+                $"fs.inotify.max_user_instances = {instances}: about {instances / InotifyInstancesPerMachine} booted machines come up, the rest hang in 'initializing'",
+                $"sysctl -w fs.inotify.max_user_instances={InotifyInstancesWanted}")
+            { Fixable = true });
+
+        var dropping = await DroppingForwardChainsAsync(cancellationToken);
+        findings.Add(dropping.Count == 0
+            ? new Finding("forward policy", Severity.Ok, "no forward chain drops by default")
+            : new Finding("forward policy", Severity.Problem,
+                $"forward chains with policy drop (Docker, UFW): {string.Join(", ", dropping.Select(d => $"{d.Family} {d.Table} {d.Chain}"))}; traffic of lab machines through the host is dropped",
+                "accept what comes from or goes to lab bridges (interfaces slb*) in those chains; `spawnlab doctor --fix` adds the rules, marked with a comment")
+            { Fixable = true });
+
+        if (ReadInt("/proc/sys/net/bridge/bridge-nf-call-iptables") == 1)
+            findings.Add(new Finding("bridge netfilter", Severity.Note,
+                "br_netfilter passes bridged frames through the firewall; Spawnlab does not track frames between machines of a bridge, so NAT through a gateway machine works"));
+
+        findings.Add(FreeSpace());
+        return findings;
+    }
+
+    /// <summary>Repairs what can be repaired; returns what it changed.</summary>
+    public async Task<IReadOnlyList<string>> FixAsync(IReadOnlyList<Finding> findings, CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab doctor --fix");
+        var changed = new List<string>();
+        foreach (var finding in findings.Where(f => f.Severity != Severity.Ok && f.Fixable))
+        {
+            switch (finding.Check)
+            {
+                case "tools":
+                    var packages = Tools.Where(t => !OnPath(t.Tool)).Select(t => t.Package).Distinct().ToList();
+                    await shell.RunAsync("apt-get", ["update", "-qq"], cancellationToken);
+                    await shell.RunAsync(HostCommand.Of("apt-get", ["install", "-y", "-qq", .. packages]).WithEnvironment("DEBIAN_FRONTEND", "noninteractive"), cancellationToken);
+                    changed.Add($"installed {string.Join(", ", packages)}");
+                    break;
+                case "ip forwarding":
+                    await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
+                    changed.Add("set net.ipv4.ip_forward = 1");
+                    break;
+                case "inotify":
+                    var before = ReadInt("/proc/sys/fs/inotify/max_user_instances");
+                    await File.WriteAllTextAsync("/proc/sys/fs/inotify/max_user_instances", InotifyInstancesWanted.ToString(CultureInfo.InvariantCulture), cancellationToken);
+                    changed.Add($"set fs.inotify.max_user_instances = {InotifyInstancesWanted} (was {before}); add it to /etc/sysctl.d to keep it after a reboot");
+                    break;
+                case "forward policy":
+                    foreach (var (family, table, chain) in await DroppingForwardChainsAsync(cancellationToken))
+                    {
+                        await shell.RunAsync(HostCommand.Of("nft", "-f", "-").WithStandardInput(
+                            $"insert rule {family} {table} {chain} iifname \"slb*\" accept comment \"{ForwardComment}\"\n"
+                            + $"insert rule {family} {table} {chain} oifname \"slb*\" accept comment \"{ForwardComment}\"\n"), cancellationToken);
+                        changed.Add($"let lab bridges forward in {family} {table} {chain}");
+                    }
+                    break;
+            }
+        }
+        return changed;
+    }
+
+    /// <summary>Base chains on the forward hook whose policy is drop and that do not already accept lab bridges.</summary>
+    public async Task<IReadOnlyList<(string Family, string Table, string Chain)>> DroppingForwardChainsAsync(CancellationToken cancellationToken)
+    {
+        if (!OnPath("nft"))
+            return [];
+        var result = await shell.RunAsync(HostCommand.Of("nft", "-j", "list", "ruleset").WithoutThrowing(), cancellationToken);
+        if (!result.Succeeded)
+            return [];
+        using var json = JsonDocument.Parse(result.StandardOutput);
+        var chains = new List<(string, string, string)>();
+        var accepted = new HashSet<(string, string, string)>();
+        foreach (var item in json.RootElement.GetProperty("nftables").EnumerateArray())
+        {
+            if (item.TryGetProperty("chain", out var chain) && chain.TryGetProperty("hook", out var hook) && hook.GetString() == "forward"
+                && chain.TryGetProperty("policy", out var policy) && policy.GetString() == "drop")
+                chains.Add((chain.GetProperty("family").GetString()!, chain.GetProperty("table").GetString()!, chain.GetProperty("name").GetString()!));
+            if (item.TryGetProperty("rule", out var rule) && rule.TryGetProperty("comment", out var comment) && comment.GetString() == ForwardComment)
+                accepted.Add((rule.GetProperty("family").GetString()!, rule.GetProperty("table").GetString()!, rule.GetProperty("chain").GetString()!));
+        }
+        return [.. chains.Where(c => !accepted.Contains(c))];
+    }
+
+    private static Finding Cgroups()
+    {
+        if (File.Exists("/sys/fs/cgroup/cgroup.controllers"))
+            return new Finding("cgroups", Severity.Ok, "unified cgroup hierarchy (v2)");
+        if (Directory.Exists("/sys/fs/cgroup/systemd") && Directory.Exists("/sys/fs/cgroup/unified"))
+            return new Finding("cgroups", Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot");
+        if (Directory.Exists("/sys/fs/cgroup/systemd"))
+            return new Finding("cgroups", Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout");
+        return new Finding("cgroups", Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)");
+    }
+
+    private Finding FreeSpace()
+    {
+        var directory = stateDirectory;
+        while (!Directory.Exists(directory) && Path.GetDirectoryName(directory) is { } parent)
+            directory = parent;
+        var free = new DriveInfo(directory).AvailableFreeSpace / (1024.0 * 1024 * 1024);
+        return free >= 5
+            ? new Finding("free space", Severity.Ok, $"{free:0.0} GiB free for the pool under {stateDirectory}")
+            : new Finding("free space", Severity.Problem, $"only {free:0.0} GiB free under {stateDirectory}: an image takes about 0.3 GiB and each machine grows its root",
+                "free some space, or use --state-dir on a larger filesystem");
+    }
+
+    private static int? ReadInt(string path)
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+            .Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, tool)));
+}
