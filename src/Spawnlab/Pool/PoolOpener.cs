@@ -32,7 +32,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
             return null;
         var record = JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))
             ?? throw new SpawnlabException($"{RecordFile} is empty");
-        return new StoragePool(PoolPath, record.Kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell));
+        return new StoragePool(PoolPath, record.Kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
     }
 
     public async Task<StoragePool> OpenAsync(DriverChoice choice, CancellationToken cancellationToken)
@@ -49,7 +49,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         if (kind == "btrfs-loop")
             await MountImageAsync(cancellationToken);
         File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind)));
-        var pool = new StoragePool(PoolPath, kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell));
+        var pool = new StoragePool(PoolPath, kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
         Directory.CreateDirectory(pool.ImagesDirectory);
         return pool;
     }

@@ -4,7 +4,7 @@ namespace Spawnlab.Pool;
 /// Where images, machine roots and snapshots live. Every path it deletes must lie strictly inside it,
 /// whatever a state file says.
 /// </summary>
-public sealed class StoragePool(string root, IPoolDriver driver)
+public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell shell)
 {
     public string Root { get; } = Path.GetFullPath(root);
     public IPoolDriver Driver { get; } = driver;
@@ -15,7 +15,27 @@ public sealed class StoragePool(string root, IPoolDriver driver)
 
     public string MachineRoot(string lab, string machine) => Path.Combine(LabDirectory(lab), "machines", machine);
 
-    public Task DeleteAsync(string path, CancellationToken cancellationToken) => Driver.DeleteAsync(Inside(path), cancellationToken);
+    /// <summary>
+    /// Deletes a root of the pool. Mounts below it go first (debootstrap killed in its second stage leaves /proc and
+    /// /sys mounted in the root it was making), deepest first.
+    /// </summary>
+    public async Task DeleteAsync(string path, CancellationToken cancellationToken)
+    {
+        var inside = Inside(path);
+        foreach (var mount in MountsBelow(inside))
+            await UnmountAsync(mount, cancellationToken);
+        await Driver.DeleteAsync(inside, cancellationToken);
+    }
+
+    private static IEnumerable<string> MountsBelow(string path) =>
+        File.ReadAllLines("/proc/self/mountinfo")
+            .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
+            .Where(mount => mount.StartsWith(path + "/", StringComparison.Ordinal))
+            .OrderByDescending(mount => mount.Length)
+            .ToList();
+
+    private Task UnmountAsync(string mount, CancellationToken cancellationToken) =>
+        shell.RunAsync(Host.HostCommand.Of("umount", "-l", mount).WithoutThrowing(), cancellationToken);
 
     /// <summary>Refuses any path that is not strictly below the pool's root.</summary>
     public string Inside(string path)

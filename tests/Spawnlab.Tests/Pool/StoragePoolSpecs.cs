@@ -4,7 +4,7 @@ namespace Spawnlab.Tests.Pool;
 
 public sealed class StoragePoolSpecs
 {
-    private readonly StoragePool _pool = new("/var/lib/spawnlab/pool", new DirectoryDriver(new Fakes.FakeShell()));
+    private readonly StoragePool _pool = new("/var/lib/spawnlab/pool", new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeShell());
 
     [Theory]
     [InlineData("/")]
@@ -28,7 +28,7 @@ public sealed class StoragePoolSpecs
     public async Task The_driver_is_never_asked_to_delete_outside_the_pool()
     {
         var shell = new Fakes.FakeShell();
-        var pool = new StoragePool("/var/lib/spawnlab/pool", new DirectoryDriver(shell));
+        var pool = new StoragePool("/var/lib/spawnlab/pool", new DirectoryDriver(shell), shell);
 
         await Assert.ThrowsAsync<SpawnlabException>(() => pool.DeleteAsync("/", CancellationToken.None));
 

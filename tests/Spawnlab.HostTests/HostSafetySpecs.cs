@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Spawnlab.Doctor;
+using Spawnlab.Labs;
+using Spawnlab.Lifecycle;
+using Spawnlab.Networks;
+using Spawnlab.Pool;
+using Spawnlab.State;
+
+namespace Spawnlab.HostTests;
+
+[Collection(HostCollection.Name)]
+[Trait("Category", "Host")]
+public sealed class HostSafetySpecs(HostFixture host) : IDisposable
+{
+    private readonly TestLab _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    private LabDefinition Small(string name, string stages = "") => _files.Write($$"""
+        lab: {{name}}
+        {{TestLab.Image}}
+        networks:
+          lan: { subnet: 10.235.{{name.Length}}.0/24, host: 10.235.{{name.Length}}.1, nat: true }
+        machines:
+          m:
+            image: base
+            networks:
+              lan: { address: 10.235.{{name.Length}}.10/24 }
+        {{stages}}
+        """);
+
+    [HostFact]
+    public async Task Objects_with_names_close_to_spawnlab_s_survive_up_down_and_clean()
+    {
+        var name = TestLab.Name("near");
+        var lab = Small(name);
+        var pool = Path.Combine(host.Options(DriverChoice.Btrfs).StateDirectory, "pool");
+        var controller = host.Controller(DriverChoice.Btrfs);
+        // Names a careless sweep would take for a lab's: same prefixes, the same lab name.
+        var bridge = HostNames.Bridge(name, "lan")[..^1] + "x";
+        var table = HostNames.NftTable(name) + "_x";
+        var subvolume = Path.Combine(pool, "labs", $"{name}-other");
+        var mountPoint = Path.Combine(pool, "labs", $"{name}-mnt");
+        try
+        {
+            await HostProbe.RunAsync("ip", "link", "add", bridge, "type", "bridge");
+            await HostProbe.RunAsync("nft", "add", "table", "ip", table);
+            await controller.UpCleanlyAsync(lab); // makes the pool, so the neighbours can live in it
+            await HostProbe.RunAsync("btrfs", "subvolume", "create", subvolume);
+            Directory.CreateDirectory(mountPoint);
+            await HostProbe.RunAsync("mount", "-t", "tmpfs", "none", mountPoint);
+
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.UpCleanlyAsync(lab);
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.CleanAsync(CancellationToken.None);
+
+            Assert.True(await HostProbe.LinkExistsAsync(bridge));
+            Assert.True(await HostProbe.NftTableExistsAsync(table));
+            Assert.True(Directory.Exists(subvolume));
+            Assert.Contains(mountPoint, HostProbe.MountsUnder(mountPoint));
+        }
+        finally
+        {
+            await HostProbe.RunAsync("umount", mountPoint);
+            if (Directory.Exists(mountPoint))
+                Directory.Delete(mountPoint);
+            await HostProbe.RunAsync("btrfs", "subvolume", "delete", subvolume);
+            await HostProbe.RunAsync("nft", "delete", "table", "ip", table);
+            await HostProbe.RunAsync("ip", "link", "del", bridge);
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
+
+    [HostFact]
+    public async Task A_state_file_that_points_a_delete_at_the_root_or_outside_the_pool_is_refused()
+    {
+        var name = TestLab.Name("evil");
+        var controller = host.Controller(DriverChoice.Btrfs);
+        var victim = Path.Combine(_files.Directory, "victim");
+        Directory.CreateDirectory(victim);
+        await File.WriteAllTextAsync(Path.Combine(victim, "keep.txt"), "precious");
+        try
+        {
+            await controller.UpCleanlyAsync(Small(name));
+            var stateFile = Path.Combine(controller.Store.LabDirectory(name), "state.json");
+            foreach (var target in new[] { "/", victim, "/var/lib/spawnlab-tests/pool/../../../etc" })
+            {
+                var json = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
+                json["objects"]!.AsArray().Add(new JsonObject { ["kind"] = "root", ["name"] = target });
+                await File.WriteAllTextAsync(stateFile, json.ToJsonString());
+
+                var error = await Assert.ThrowsAsync<SpawnlabException>(() => controller.DownAsync(name, purgeImages: false, CancellationToken.None));
+
+                Assert.Contains($"refusing to delete {target}: it is not inside the pool", error.Message, StringComparison.Ordinal);
+                Assert.True(File.Exists(Path.Combine(victim, "keep.txt")));
+                var cleaned = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
+                var objects = cleaned["objects"]!.AsArray();
+                objects.Remove(objects.Single(o => (string?)o!["name"] == target));
+                await File.WriteAllTextAsync(stateFile, cleaned.ToJsonString());
+            }
+        }
+        finally
+        {
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+        Assert.True(Directory.Exists("/etc") && File.Exists(Path.Combine(victim, "keep.txt")));
+    }
+
+    [HostFact]
+    public async Task A_second_command_that_changes_a_lab_fails_at_once_with_no_wait_while_reading_commands_work()
+    {
+        var name = TestLab.Name("lck");
+        var options = host.Options(DriverChoice.Btrfs);
+        using (await LabLock.AcquireAsync(options.StateDirectory, name, wait: false, _ => { }, CancellationToken.None))
+        {
+            var busy = await HostProbe.CliAsync(options.StateDirectory, null, "--no-wait", "up", Small(name).FilePath);
+            Assert.Equal(1, busy.ExitCode);
+            Assert.Contains($"lab {name} is busy", busy.Stderr, StringComparison.Ordinal);
+            var listing = await HostProbe.CliAsync(options.StateDirectory, null, "ls");
+            Assert.Equal(0, listing.ExitCode);
+        }
+        Assert.Null(host.Controller(DriverChoice.Btrfs).Store.Load(name));
+    }
+
+    [HostFact]
+    public async Task A_SIGKILL_during_a_stage_or_after_a_snapshot_leaves_a_lab_that_the_next_up_finishes_and_down_removes()
+    {
+        var name = TestLab.Name("kill");
+        var marker = Path.Combine(_files.Directory, "stage-started");
+        var stages = $"    stages:\n      - name: first\n        run: echo first > /first.txt\n      - name: slow\n        host: touch \"{marker}\"\n        run: sleep 30; echo slow > /slow.txt\n";
+        var lab = Small(name, stages);
+        var options = host.Options(DriverChoice.Btrfs);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            // During a stage.
+            var cli = StartUp(options.StateDirectory, lab.FilePath);
+            await WaitForAsync(() => File.Exists(marker), cli);
+            cli.Kill();
+            await cli.WaitForExitAsync();
+            // A snapshot interrupted between its two steps leaves its temporary subvolume.
+            var snapshots = Path.Combine(options.StateDirectory, "pool", "labs", name, "snapshots", "m");
+            await HostProbe.RunAsync("btrfs", "subvolume", "snapshot", "-r", Path.Combine(options.StateDirectory, "pool", "labs", name, "machines", "m"), Path.Combine(snapshots, ".tmp-0123456789abcdef01234567"));
+
+            var resumed = await controller.UpCleanlyAsync(Small(name, stages));
+
+            Assert.Equal([StageStatus.Cached, StageStatus.Ran], resumed.Machines["m"].Stages.Select(s => s.Status));
+            Assert.Equal("slow\n", await controller.InsideAsync(name, "m", "cat", "/slow.txt"));
+            Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, Path.Combine(options.StateDirectory, "pool")));
+    }
+
+    [HostFact]
+    public async Task A_SIGKILL_during_a_bootstrap_leaves_no_image_and_the_next_up_bootstraps_it_again()
+    {
+        var name = TestLab.Name("boot");
+        var stateDirectory = Path.Combine("/var/lib", $"spawnlab-tests-kill{name}");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            images:
+              tiny:
+                packages: []
+            machines:
+              m:
+                image: tiny
+            """);
+        var controller = new LabController(host.Shell, new SpawnlabOptions(stateDirectory, DriverChoice.Dir), new TestProgress());
+        try
+        {
+            var cli = StartUp(stateDirectory, lab.FilePath, "--driver=dir");
+            var images = Path.Combine(stateDirectory, "pool", "images");
+            await WaitForAsync(() => Directory.Exists(images) && Directory.EnumerateDirectories(images, ".tmp-*").Any(d => Directory.Exists(Path.Combine(d, "usr"))), cli);
+            cli.Kill(entireProcessTree: true);
+            await cli.WaitForExitAsync();
+            await Task.Delay(500);
+            Assert.DoesNotContain(Directory.GetDirectories(images), d => !Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
+
+            var state = await controller.UpCleanlyAsync(lab);
+
+            Assert.Equal("running", MachineStatus.Of([state]).Single().State);
+            Assert.Single(Directory.GetDirectories(images));
+        }
+        finally
+        {
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: true, CancellationToken.None);
+            await HostProbe.RunAsync("pkill", "-f", $"debootstrap.*{stateDirectory}");
+            await HostProbe.RunAsync("rm", "-rf", "--one-file-system", stateDirectory);
+        }
+    }
+
+    private static Process StartUp(string stateDirectory, string file, params string[] extra) =>
+        Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={stateDirectory}", "up", file, .. extra])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+
+    private static async Task WaitForAsync(Func<bool> condition, Process cli)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(240);
+        while (!condition())
+        {
+            Assert.False(cli.HasExited, "spawnlab up ended before the point to kill it: " + (cli.HasExited ? await cli.StandardError.ReadToEndAsync() : ""));
+            Assert.True(DateTime.UtcNow < deadline, "the point to kill spawnlab up never came");
+            await Task.Delay(50);
+        }
+    }
+
+    [HostFact]
+    public async Task Doctor_reports_a_low_inotify_limit_and_a_FORWARD_DROP_policy_and_fix_repairs_them()
+    {
+        var limit = await File.ReadAllTextAsync("/proc/sys/fs/inotify/max_user_instances");
+        var table = $"sltestfw{Random.Shared.Next(100, 999)}";
+        var doctor = new HostDoctor(host.Shell, host.Options(DriverChoice.Btrfs).StateDirectory);
+        try
+        {
+            await File.WriteAllTextAsync("/proc/sys/fs/inotify/max_user_instances", "128");
+            await HostProbe.RunAsync("nft", "add", "table", "ip", table);
+            await HostProbe.RunAsync("nft", "add chain ip " + table + " forwarding { type filter hook forward priority 0 ; policy drop ; }");
+
+            var findings = await doctor.ExamineAsync(CancellationToken.None);
+
+            var inotify = findings.Single(f => f.Check == "inotify");
+            Assert.Equal(Severity.Problem, inotify.Severity);
+            Assert.Contains("about 16 booted machines come up", inotify.Detail, StringComparison.Ordinal);
+            var forward = findings.Single(f => f.Check == "forward policy");
+            Assert.Equal(Severity.Problem, forward.Severity);
+            Assert.Contains($"ip {table} forwarding", forward.Detail, StringComparison.Ordinal);
+
+            var changed = await doctor.FixAsync(findings, CancellationToken.None);
+
+            Assert.Contains(changed, c => c.StartsWith("set fs.inotify.max_user_instances = 1024", StringComparison.Ordinal));
+            Assert.Contains($"let lab bridges forward in ip {table} forwarding", changed);
+            var after = await doctor.ExamineAsync(CancellationToken.None);
+            Assert.Equal(Severity.Ok, after.Single(f => f.Check == "inotify").Severity);
+            Assert.Equal(Severity.Ok, after.Single(f => f.Check == "forward policy").Severity);
+            Assert.Contains("iifname \"slb*\" accept", await HostProbe.RunAsync("nft", "list", "table", "ip", table), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await HostProbe.RunAsync("nft", "delete", "table", "ip", table);
+            await File.WriteAllTextAsync("/proc/sys/fs/inotify/max_user_instances", limit.Trim());
+        }
+    }
+}
