@@ -45,6 +45,9 @@ public sealed record MachineDefinition(
     /// <summary>The machine routes: IPv4 forwarding is on in its network namespace (its /proc/sys is read-only inside).</summary>
     public bool Forward { get; init; }
 
+    /// <summary>A file holding root's password; without one, root has no password and cannot log in.</summary>
+    public string? RootPasswordFile { get; init; }
+
     public bool UsesDhcp => Interfaces.Any(i => i.Dhcp);
 }
 

@@ -365,7 +365,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "after", "stages");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "root_password_file", "after", "stages");
                 var ok = true;
 
                 string? image = null;
@@ -434,6 +434,19 @@ public static partial class LabParser
                 }
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
                 var forward = fields.TryGetValue("forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} forward") : false;
+                string? passwordFile = null;
+                if (fields.TryGetValue("root_password_file", out var passwordNode))
+                {
+                    if (reader.String(passwordNode, $"{what} root_password_file") is { } passwordPath
+                        && HostPath(passwordNode, passwordPath, $"{what} root_password_file") is { } full && File.Exists(full))
+                        passwordFile = full;
+                    else
+                    {
+                        if (passwordNode is YamlScalarNode { Value: { } v } && Directory.Exists(Path.Combine(_directory, v)))
+                            reader.Error(passwordNode, $"{what} root_password_file: '{v}' is a folder; expected a file holding the password");
+                        ok = false;
+                    }
+                }
 
                 var stages = fields.TryGetValue("stages", out var stagesNode) ? Stages(stagesNode, what, ref ok) : [];
                 var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
@@ -442,7 +455,7 @@ public static partial class LabParser
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
                 hostnames[name] = what;
                 if (ok && image is not null && readOnly is { } ro && forward is { } routes)
-                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after, Forward = routes };
+                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after, Forward = routes, RootPasswordFile = passwordFile };
             }
             return machines;
         }

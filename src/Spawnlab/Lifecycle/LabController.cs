@@ -346,6 +346,8 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
         {
             await snapshots.RestoreAsync(image, state.Root, cancellationToken);
             PersonalizeRoot(state.Root, machine, lab);
+            if (machine.RootPasswordFile is { } passwordFile)
+                await SetRootPasswordAsync(state.Root, passwordFile, cancellationToken);
             await snapshots.CreateAsync(state.Root, startKey, cancellationToken);
         }
         else
@@ -642,6 +644,8 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             machine.Tmpfs,
             machine.ReadOnlyRoot,
             machine.Forward,
+            // A new password makes a new machine; only a hash of it enters the configuration's hash.
+            Password = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
             Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),
         });
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
@@ -710,6 +714,15 @@ public sealed class LabController(IHostShell shell, SpawnlabOptions options, IPr
             var resolvers = machine.Interfaces.Select(i => lab.Networks[i.Network]).Where(n => n.Dhcp && n.Host is not null).Select(n => n.Host!).ToList();
             File.WriteAllText(At("etc/resolv.conf"), string.Concat(resolvers.Select(r => $"nameserver {r}\n")) + (resolvers.Count > 0 ? $"search {lab.Name}\n" : ""));
         }
+    }
+
+    /// <summary>Sets root's password from the lab's file; it goes to chpasswd on stdin and is never in a command line, a log or the state.</summary>
+    private async Task SetRootPasswordAsync(string root, string passwordFile, CancellationToken cancellationToken)
+    {
+        var password = (await File.ReadAllTextAsync(passwordFile, cancellationToken)).TrimEnd('\n', '\r');
+        if (password.Length == 0 || password.Contains('\n') || password.Contains(':'))
+            throw new SpawnlabException($"{passwordFile}: expected one line holding the password, without ':'");
+        await shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
     }
 
     /// <summary>Machines and networks that the lab file no longer has are removed on the next <c>up</c>.</summary>

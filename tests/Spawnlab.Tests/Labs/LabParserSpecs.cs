@@ -204,4 +204,20 @@ public sealed class LabParserSpecs : IDisposable
     [Fact]
     public void Only_the_name_is_needed_to_find_an_edited_lab() =>
         Assert.Equal("prolo", LabParser.ReadName(_files.Write("lab: prolo\nmachines: { broken")));
+
+    [Fact]
+    public void A_root_password_file_is_read_as_a_path_and_never_as_its_content()
+    {
+        _files.Write("s3cret\n", "secrets/root");
+        var lab = _files.Parse(Replace("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]\n    root_password_file: ./secrets/root"));
+        Assert.Equal(Path.Combine(_files.Directory, "secrets/root"), lab.Machines["gw"].RootPasswordFile);
+        Assert.Null(lab.Machines["web"].RootPasswordFile);
+    }
+
+    [Theory]
+    [InlineData("./secrets/absent", "does not exist")]
+    [InlineData("/etc/shadow", "is absolute")]
+    [InlineData("../../secret", "leaves the lab file's folder")]
+    public void A_bad_root_password_file_is_rejected(string path, string message) =>
+        Assert.Contains(message, Assert.Single(_files.Errors(Replace("    tmpfs: [ /var/tmp ]", $"    tmpfs: [ /var/tmp ]\n    root_password_file: {path}"))).Message, StringComparison.Ordinal);
 }
