@@ -49,7 +49,9 @@ public sealed class MachineRuntime(IHostShell shell)
             {
                 if (!nspawn.IsAlive)
                     throw new SpawnlabException($"machine {machine} stopped while booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
-                if (Leader(nspawn) is { } leader)
+                // systemctl talks to systemd over /run/systemd/private; until that socket exists, asking costs a
+                // process spawn per try for nothing (with many machines booting, a good part of the CPU).
+                if (Leader(nspawn) is { } leader && File.Exists($"/proc/{leader}/root/run/systemd/private"))
                 {
                     var result = await shell.RunAsync(
                         Enter(leader, ["systemctl", "is-system-running", "--wait"]).WithoutThrowing(), deadline.Token);
