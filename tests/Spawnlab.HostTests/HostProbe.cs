@@ -22,29 +22,11 @@ public static class HostProbe
     public static async Task<bool> NftTableExistsAsync(string table) =>
         (await Shell.RunAsync(HostCommand.Of("nft", "list", "table", "ip", table).WithoutThrowing(), CancellationToken.None)).Succeeded;
 
-    /// <summary>Live (not zombie) systemd-nspawn processes whose command line names this lab.</summary>
-    public static IReadOnlyList<int> NspawnProcesses(string lab)
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-                continue;
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                if (stat[(stat.LastIndexOf(')') + 2)] is 'Z' or 'X')
-                    continue;
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-                if (cmdline[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && cmdline.Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab}", StringComparison.Ordinal)))
-                    found.Add(pid);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return found;
-    }
+    /// <summary>Live (not zombie) systemd-nspawn processes whose command line names a machine of this lab.</summary>
+    public static IReadOnlyList<int> NspawnProcesses(string lab) =>
+        [.. ProcessesNamed("systemd-nspawn")
+            .Where(p => p.CommandLine.Split(' ').Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab}", StringComparison.Ordinal)))
+            .Select(p => p.Pid)];
 
     /// <summary>Live processes whose executable has this name, with their command lines.</summary>
     public static IReadOnlyList<(int Pid, string CommandLine)> ProcessesNamed(string name)

@@ -1,0 +1,97 @@
+using Spawnlab.Host;
+using Spawnlab.Labs;
+using Spawnlab.Networks;
+using Spawnlab.State;
+
+namespace Spawnlab.Lifecycle;
+
+public sealed partial class LabController
+{
+    /// <summary>Runs the network's dnsmasq, restarting it when its configuration changed; it is a recorded process of the lab.</summary>
+    private async Task EnsureDnsmasqAsync(LabDefinition lab, NetworkDefinition network, StateJournal journal, CancellationToken cancellationToken)
+    {
+        var directory = Store.LabDirectory(lab.Name);
+        var confFile = Path.Combine(directory, $"dnsmasq-{network.Name}.conf");
+        var hostsFile = Path.Combine(directory, "hosts");
+        var config = DnsmasqConfig.For(lab, network, HostNames.Bridge(lab.Name, network.Name), Path.Combine(directory, $"dnsmasq-{network.Name}.leases"), hostsFile);
+        await File.WriteAllTextAsync(hostsFile, DnsmasqConfig.Hosts(lab), cancellationToken);
+        var state = journal.State.Networks[network.Name];
+        var running = state.Dnsmasq is { IsAlive: true } process ? process : null;
+        if (running is not null && File.Exists(confFile) && await File.ReadAllTextAsync(confFile, cancellationToken) == config)
+            return;
+        if (running is not null)
+        {
+            running.Signal(HostProcess.SigTerm);
+            await running.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        }
+        await File.WriteAllTextAsync(confFile, config, cancellationToken);
+        var started = await DetachedProcess.StartAsync(shell, "dnsmasq", ["--keep-in-foreground", $"--conf-file={confFile}", "--log-facility=-"],
+            Path.Combine(Store.LogDirectory(lab.Name), $"dnsmasq-{network.Name}.log"), cancellationToken);
+        journal.Record(new HostObject(HostObjectKind.Process, started.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = started.StartTicks });
+        journal.Update(_ => state.Dnsmasq = started);
+        progress.Report($"dnsmasq serves DHCP and DNS on network {network.Name} (pid {started.Pid})");
+    }
+
+    private async Task UpNetworksAsync(LabDefinition lab, StateJournal journal, string? uplinkOverride, CancellationToken cancellationToken)
+    {
+        var natRules = new List<(string, string)>();
+        foreach (var network in lab.Networks.Values)
+        {
+            var bridge = HostNames.Bridge(lab.Name, network.Name);
+            string? uplink = null;
+            if (network.Nat)
+            {
+                uplink = uplinkOverride ?? network.Uplink ?? await _ip.DefaultRouteInterfaceAsync(cancellationToken)
+                    ?? throw new SpawnlabException($"network '{network.Name}' asks for NAT but the host has no default route; set 'uplink:' to the interface to masquerade towards");
+                natRules.Add((network.Subnet.ToString(), uplink));
+            }
+            var hostCidr = network.Host is { } host ? $"{host}/{network.Subnet.PrefixLength}" : null;
+            journal.Update(s => s.Networks[network.Name] = new NetworkState
+            {
+                Name = network.Name,
+                Bridge = bridge,
+                Subnet = network.Subnet.ToString(),
+                HostAddress = hostCidr,
+                Nat = network.Nat,
+                Uplink = uplink,
+                Dhcp = network.Dhcp,
+                Dnsmasq = s.Networks.GetValueOrDefault(network.Name)?.Dnsmasq,
+            });
+            var obj = new HostObject(HostObjectKind.Bridge, bridge);
+            if (journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
+                continue;
+            if (!journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
+                throw new SpawnlabException($"interface {bridge} exists but lab {lab.Name} did not make it; refusing to take it over");
+            journal.Record(obj);
+            await _ip.CreateBridgeAsync(bridge, HostNames.BridgeMac(lab.Name, network.Name), hostCidr, cancellationToken);
+        }
+        foreach (var network in lab.Networks.Values.Where(n => n.Dhcp))
+            await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
+        var table = HostNames.NftTable(lab.Name);
+        if (natRules.Count > 0)
+            await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
+        if (lab.Networks.Count > 0)
+        {
+            journal.Record(new HostObject(HostObjectKind.NftTable, table));
+            await _nft.ApplyAsync(table, natRules,
+                [.. lab.Networks.Values.Select(n => (HostNames.Bridge(lab.Name, n.Name), HostNames.BridgeMac(lab.Name, n.Name)))], cancellationToken);
+        }
+    }
+
+    private async Task EnsureNamespaceAsync(LabDefinition lab, StateJournal journal, MachineState state, CancellationToken cancellationToken)
+    {
+        var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
+        if (journal.State.Has(netns) && await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken))
+            return;
+        if (!journal.State.Has(netns) && await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken))
+            throw new SpawnlabException($"network namespace {state.Namespace} exists but lab {lab.Name} did not make it; refusing to take it over");
+        journal.Record(netns);
+        progress.Machine(state.Name, "wiring");
+        await _ip.CreateNamespaceAsync(state.Namespace, cancellationToken);
+        foreach (var iface in state.Interfaces)
+        {
+            await _ip.CreateVethIntoAsync(iface.HostVeth, journal.State.Networks[iface.Network].Bridge, state.Namespace,
+                iface.Name, iface.Mac, iface.Address, iface.Gateway, cancellationToken);
+        }
+    }
+}

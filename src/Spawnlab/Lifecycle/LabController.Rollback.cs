@@ -1,0 +1,137 @@
+using Spawnlab.Checks;
+using Spawnlab.Host;
+using Spawnlab.Labs;
+using Spawnlab.Machines;
+using Spawnlab.Networks;
+using Spawnlab.Pool;
+using Spawnlab.Stages;
+using Spawnlab.State;
+
+namespace Spawnlab.Lifecycle;
+
+public sealed partial class LabController
+{
+    /// <summary>
+    /// Puts a machine back to just after one of its stages and restarts it: later stages become pending.
+    /// On btrfs this takes constant time whatever the size of the root.
+    /// </summary>
+    public async Task RestoreAsync(string reference, string stage, CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab restore");
+        using var labLock = await LockAsync(FindMachine(reference).Lab.Lab, cancellationToken);
+        var (lab, machine) = FindMachine(reference);
+        var index = machine.Stages.FindIndex(s => s.Name == stage);
+        if (index < 0)
+            throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} has no stage {stage}; its stages: {string.Join(", ", machine.Stages.Select(s => s.Name))}", exitCode: 2);
+        var journal = new StateJournal(Store, lab);
+        var pool = await OpenPoolOfAsync(lab, cancellationToken);
+        await RestoreMachineAsync(journal, pool, machine, index, cancellationToken);
+    }
+
+    /// <summary>
+    /// Lab-wide rollback: the machine back to just after STAGE, and every machine with a stage that waits, directly or
+    /// through others, for a later stage of it back to its last stage that does not. Returns what went back where.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RollbackAsync(string reference, CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab rollback");
+        var slash = reference.LastIndexOf('/');
+        if (slash <= 0)
+            throw new SpawnlabException($"'{reference}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);
+        using var labLock = await LockAsync(FindMachine(reference[..slash]).Lab.Lab, cancellationToken);
+        var (lab, machine) = FindMachine(reference[..slash]);
+        var stage = reference[(slash + 1)..];
+        var index = machine.Stages.FindIndex(s => s.Name == stage);
+        if (index < 0)
+            throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} has no stage {stage}", exitCode: 2);
+
+        var targets = RollbackTargets(lab, machine.Name, index);
+        var journal = new StateJournal(Store, lab);
+        var pool = await OpenPoolOfAsync(lab, cancellationToken);
+        await Task.WhenAll(targets.Select(t => RestoreMachineAsync(journal, pool, lab.Machines[t.Key], t.Value, cancellationToken)));
+        return [.. targets.Select(t => t.Value < 0
+            ? $"{t.Key}: back to its fresh root"
+            : $"{t.Key}: back to just after stage {lab.Machines[t.Key].Stages[t.Value].Name}")];
+    }
+
+    /// <summary>For each machine to roll back, the index of the last stage it keeps (-1: none).</summary>
+    internal static Dictionary<string, int> RollbackTargets(LabState lab, string machine, int index)
+    {
+        var keep = new Dictionary<string, int>(StringComparer.Ordinal) { [machine] = index };
+        var invalid = new HashSet<string>(lab.Machines[machine].Stages.Skip(index + 1).Select(s => $"{machine}/{s.Name}"), StringComparer.Ordinal);
+        bool changed;
+        do
+        {
+            changed = false;
+            foreach (var other in lab.Machines.Values)
+            {
+                var first = other.Stages.FindIndex(s => s.After.Any(invalid.Contains));
+                if (first < 0 || (keep.TryGetValue(other.Name, out var kept) && kept < first))
+                    continue;
+                keep[other.Name] = first - 1;
+                foreach (var later in other.Stages.Skip(first))
+                    changed |= invalid.Add($"{other.Name}/{later.Name}");
+            }
+        }
+        while (changed);
+        return keep;
+    }
+
+    /// <summary>Kills the machine, puts its root back to just after stage <paramref name="index"/> (-1: its fresh root) and boots it.</summary>
+    private async Task RestoreMachineAsync(StateJournal journal, StoragePool pool, MachineState machine, int index, CancellationToken cancellationToken)
+    {
+        var snapshots = new SnapshotStore(pool, journal, journal.State.Lab, machine.Name);
+        var key = index < 0 ? machine.BaseKey : machine.Stages[index].Key;
+        if (key is null || !snapshots.Exists(key))
+            throw new SpawnlabException(index < 0
+                ? $"{journal.State.Lab}/{machine.Name} has no snapshot of its fresh root; `spawnlab up --from` reruns its stages"
+                : $"stage {machine.Stages[index].Name} of {journal.State.Lab}/{machine.Name} has no snapshot (it is {machine.Stages[index].Status.ToString().ToLowerInvariant()}); `spawnlab up` runs it");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await StopMachineAsync(journal, machine, cancellationToken, discardingRoot: true);
+        var stopped = clock.Elapsed;
+        journal.Update(_ => machine.RootAt = null);
+        await snapshots.RestoreAsync(snapshots.PathOf(key), machine.Root, cancellationToken);
+        var what = index < 0 ? "its fresh root" : $"stage {machine.Stages[index].Name}";
+        progress.Machine(machine.Name, FormattableString.Invariant(
+            $"root restored to {what} in {(clock.Elapsed - stopped).TotalMilliseconds:0} ms (machine stopped in {stopped.TotalMilliseconds:0} ms)"));
+        journal.Update(_ =>
+        {
+            machine.RootAt = key;
+            foreach (var later in machine.Stages.Skip(index + 1))
+                later.Status = StageStatus.Pending;
+        });
+        await BootAsync(journal, machine, cancellationToken);
+        await WaitForLeasesAsync(machine, cancellationToken);
+        progress.Machine(machine.Name, "ready");
+    }
+
+    /// <summary>Reruns the checks of every stage that a machine has passed, without running any stage.</summary>
+    public async Task<IReadOnlyList<CheckResult>> TestAsync(string? reference, CancellationToken cancellationToken)
+    {
+        HostUser.RequireRoot("spawnlab test");
+        var machines = reference is null
+            ? Store.LoadAll().SelectMany(l => l.Machines.Values.Select(m => (Lab: l, Machine: m))).ToList()
+            : [FindMachine(reference)];
+        var runner = new CheckRunner(shell);
+        var results = await Task.WhenAll(machines.Select(async pair =>
+        {
+            var (lab, machine) = pair;
+            var list = new List<CheckResult>();
+            var leader = machine.Process is { } p && MachineRuntime.Leader(p) is { } l ? l : (int?)null;
+            foreach (var stage in machine.Stages)
+            {
+                foreach (var check in stage.Checks)
+                {
+                    if (leader is null)
+                        list.Add(CheckResult.Skipped(lab.Lab, machine.Name, stage.Name, check, "machine is not running"));
+                    else if (stage.Status is StageStatus.Pending or StageStatus.Failed)
+                        list.Add(CheckResult.Skipped(lab.Lab, machine.Name, stage.Name, check, $"stage {stage.Name} is {stage.Status.ToString().ToLowerInvariant()}"));
+                    else
+                        list.Add(await runner.RunAsync(lab.Lab, machine.Name, stage.Name, leader.Value, check, cancellationToken));
+                }
+            }
+            return list;
+        }));
+        return [.. results.SelectMany(r => r)];
+    }
+}
