@@ -20,11 +20,11 @@ public sealed class HostNamesSpecs
     [Fact]
     public void Names_are_stable_across_runs()
     {
-        Assert.Equal("slblan-", HostNames.Bridge("prolo", "lan")[..7]);
-        Assert.Equal(HostNames.Bridge("prolo", "lan"), HostNames.Bridge("prolo", "lan"));
-        Assert.Equal(HostNames.Mac("prolo", "gw", "lan"), HostNames.Mac("prolo", "gw", "lan"));
-        // Pinned: a change here renames every object of every lab that is up.
-        Assert.Equal(HostNames.Bridge("prolo", "lan"), "slblan-" + HostNames.Bridge("prolo", "lan")[7..]);
+        // Pinned: a change here renames every object of every lab that is up, and down would no longer find them.
+        Assert.Equal("slblan-7096be", HostNames.Bridge("prolo", "lan"));
+        Assert.Equal("slvgw-3021b2", HostNames.HostVeth("prolo", "gw", "lan"));
+        Assert.Equal("02:4e:52:68:f8:87", HostNames.Mac("prolo", "gw", "lan"));
+        Assert.Equal("slvpas-r-" + HostNames.HostVeth("prolo", "pas-r11p11", "lan")[^6..], HostNames.HostVeth("prolo", "pas-r11p11", "lan"));
     }
 
     [Fact]
