@@ -22,4 +22,11 @@ root.Subcommands.Add(CleanCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(PoolCommand.Create());
 // Ctrl-C cancels the running command, which then stops cleanly (no stage snapshot, state saved) and exits 130.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
+// "--option=value" is split here: System.CommandLine's own split takes a value ending in "/spawnlab" (the default
+// state directory) for the program's path and drops it.
+var tokens = args.TakeWhile(a => a != "--").SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=') is > 2 and var at
+        ? new[] { a[..at], a[(at + 1)..] }
+        : [a])
+    .Concat(args.SkipWhile(a => a != "--"))
+    .ToArray();
+return await root.Parse(tokens).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
