@@ -56,8 +56,15 @@ public sealed partial class LabController
             }
         }));
         var images = state.Machines.Values.Select(m => m.Image).Distinct().ToList();
-        foreach (var obj in Enumerable.Reverse(state.Objects.ToList()))
-            await RemoveObjectAsync(journal, pool, obj, cancellationToken);
+        // Kind by kind, each kind's objects side by side: processes, then roots and snapshots, then namespaces (their
+        // veths go with them), then the nftables table and the bridges.
+        foreach (var kind in (HostObjectKind[])[HostObjectKind.Process, HostObjectKind.Root, HostObjectKind.NetworkNamespace, HostObjectKind.NftTable, HostObjectKind.Bridge])
+        {
+            await Parallel.ForEachAsync(
+                Enumerable.Reverse(state.Objects.Where(o => o.Kind == kind).ToList()),
+                new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+                async (obj, token) => await RemoveObjectAsync(journal, pool, obj, token));
+        }
         // Only the lab's plain folders are left there now; every root and snapshot in them was recorded and is gone.
         var labDirectory = pool.Inside(pool.LabDirectory(labName));
         if (Directory.Exists(labDirectory))
