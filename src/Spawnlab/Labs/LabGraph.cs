@@ -110,22 +110,4 @@ public static class LabGraph
         }
         return null;
     }
-
-    /// <summary>Machines in an order where every machine comes after those its boot and stages wait for.</summary>
-    public static IReadOnlyList<MachineDefinition> MachineOrder(LabDefinition lab)
-    {
-        var order = new List<MachineDefinition>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        void Visit(MachineDefinition machine)
-        {
-            if (!seen.Add(machine.Name))
-                return;
-            foreach (var reference in machine.After.Concat(machine.Stages.SelectMany(s => s.After)))
-                Visit(lab.Machines[reference.Machine]);
-            order.Add(machine);
-        }
-        foreach (var machine in lab.Machines.Values)
-            Visit(machine);
-        return order;
-    }
 }
