@@ -86,14 +86,18 @@ public static class HostProbe
         return left;
     }
 
+    /// <summary>The built spawnlab CLI with the given state directory, its output redirected.</summary>
+    public static ProcessStartInfo CliStartInfo(string stateDirectory, IEnumerable<string> arguments) =>
+        new("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={stateDirectory}", .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+
     public static async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(string stateDirectory, string? stdin, params string[] arguments)
     {
-        var cli = Path.Combine(AppContext.BaseDirectory, "spawnlab.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        info.ArgumentList.Add(cli);
-        info.ArgumentList.Add($"--state-dir={stateDirectory}");
-        foreach (var argument in arguments)
-            info.ArgumentList.Add(argument);
+        var info = CliStartInfo(stateDirectory, arguments);
+        info.RedirectStandardInput = true;
         using var process = Process.Start(info)!;
         if (stdin is not null)
             await process.StandardInput.WriteAsync(stdin);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Spawnlab.Doctor;
 using Spawnlab.Labs;
@@ -137,10 +136,12 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         try
         {
             // During a stage.
-            var cli = StartUp(options.StateDirectory, lab.FilePath);
-            await WaitForAsync(() => File.Exists(marker), cli);
-            cli.Kill();
-            await cli.WaitForExitAsync();
+            using (var cli = RunningCli.Start(options.StateDirectory, "up", lab.FilePath))
+            {
+                await cli.WaitForAsync(() => File.Exists(marker), "the slow stage");
+                cli.Process.Kill();
+                await cli.Process.WaitForExitAsync();
+            }
             // A snapshot interrupted between its two steps leaves its temporary subvolume.
             var snapshots = Path.Combine(options.StateDirectory, "pool", "labs", name, "snapshots", "m");
             await HostProbe.RunAsync("btrfs", "subvolume", "snapshot", "-r", Path.Combine(options.StateDirectory, "pool", "labs", name, "machines", "m"), Path.Combine(snapshots, ".tmp-0123456789abcdef01234567"));
@@ -175,11 +176,13 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var controller = new LabController(host.Shell, new SpawnlabOptions(stateDirectory, DriverChoice.Dir), new TestProgress());
         try
         {
-            var cli = StartUp(stateDirectory, lab.FilePath, "--driver=dir");
             var images = Path.Combine(stateDirectory, "pool", "images");
-            await WaitForAsync(() => Directory.Exists(images) && Directory.EnumerateDirectories(images, ".tmp-*").Any(d => Directory.Exists(Path.Combine(d, "usr"))), cli);
-            cli.Kill(entireProcessTree: true);
-            await cli.WaitForExitAsync();
+            using (var cli = RunningCli.Start(stateDirectory, "up", lab.FilePath, "--driver=dir"))
+            {
+                await cli.WaitForAsync(() => Directory.Exists(images) && Directory.EnumerateDirectories(images, ".tmp-*").Any(d => Directory.Exists(Path.Combine(d, "usr"))), "debootstrap extracting");
+                cli.Process.Kill(entireProcessTree: true);
+                await cli.Process.WaitForExitAsync();
+            }
             await Task.Delay(500);
             Assert.DoesNotContain(Directory.GetDirectories(images), d => !Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
 
@@ -194,24 +197,6 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
                 await controller.DownAsync(name, purgeImages: true, CancellationToken.None);
             await HostProbe.RunAsync("pkill", "-f", $"debootstrap.*{stateDirectory}");
             await HostProbe.RunAsync("rm", "-rf", "--one-file-system", stateDirectory);
-        }
-    }
-
-    private static Process StartUp(string stateDirectory, string file, params string[] extra) =>
-        Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={stateDirectory}", "up", file, .. extra])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        })!;
-
-    private static async Task WaitForAsync(Func<bool> condition, Process cli)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(240);
-        while (!condition())
-        {
-            Assert.False(cli.HasExited, "spawnlab up ended before the point to kill it: " + (cli.HasExited ? await cli.StandardError.ReadToEndAsync() : ""));
-            Assert.True(DateTime.UtcNow < deadline, "the point to kill spawnlab up never came");
-            await Task.Delay(50);
         }
     }
 

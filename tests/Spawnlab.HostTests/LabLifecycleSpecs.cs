@@ -14,6 +14,15 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
 
     public void Dispose() => _files.Dispose();
 
+    /// <summary>A lab of one machine without network or stages.</summary>
+    private LabDefinition Solo(string stem) => _files.Write($$"""
+        lab: {{TestLab.Name(stem)}}
+        {{TestLab.Image}}
+        machines:
+          solo:
+            image: base
+        """);
+
     private LabDefinition TwoMachines(string lab, string uplink) => _files.Write($$"""
         lab: {{lab}}
         {{TestLab.Image}}
@@ -56,12 +65,12 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
 
             Assert.Equal(driver == DriverChoice.Dir ? "dir" : "btrfs", state.Driver);
             Assert.All(MachineStatus.Of([state]), m => Assert.Equal("running", m.State));
-            await AssertSucceedsAsync(options, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.11");
-            await AssertSucceedsAsync(options, "beta", "ping", "-c", "1", "-W", "2", $"{prefix}.10");
-            await AssertSucceedsAsync(options, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.1");
-            await AssertSucceedsAsync(options, "beta", "ping", "-c", "1", "-W", "2", "alpha");
+            await controller.InsideAsync(lab.Name, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.11");
+            await controller.InsideAsync(lab.Name, "beta", "ping", "-c", "1", "-W", "2", $"{prefix}.10");
+            await controller.InsideAsync(lab.Name, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.1");
+            await controller.InsideAsync(lab.Name, "beta", "ping", "-c", "1", "-W", "2", "alpha");
 
-            await AssertSucceedsAsync(options, "alpha", "ping", "-c", "2", "-W", "2", Upstream.Target);
+            await controller.InsideAsync(lab.Name, "alpha", "ping", "-c", "2", "-W", "2", Upstream.Target);
             var (masqueraded, other) = await upstream.SeenAsync();
             Assert.True(masqueraded >= 2, $"the upstream saw {masqueraded} requests from the host's upstream address");
             Assert.Equal(0, other);
@@ -83,28 +92,10 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
         Assert.DoesNotContain(HostProbe.MountsUnder(poolRoot), m => m != poolRoot);
     }
 
-    private static async Task AssertSucceedsAsync(SpawnlabOptions options, string machine, params string[] command)
-    {
-        var controller = new LabController(new Spawnlab.Host.CliWrapShell(), options, NullProgress.Instance);
-        var (lab, found) = controller.FindMachine(machine.Contains('/') ? machine : FindLab(controller, machine) + "/" + machine);
-        var result = await new Spawnlab.Host.CliWrapShell().RunAsync(
-            MachineRuntime.Enter(LabController.LeaderOf(lab, found), command).WithoutThrowing(), CancellationToken.None);
-        Assert.True(result.Succeeded, $"`{string.Join(' ', command)}` in {machine} exited {result.ExitCode}: {result.StandardOutput}{result.StandardError}");
-    }
-
-    private static string FindLab(LabController controller, string machine) =>
-        controller.Store.LoadAll().Last(l => l.Machines.ContainsKey(machine)).Lab;
-
     [HostFact]
     public async Task Exec_passes_output_input_and_the_exit_code_through()
     {
-        var lab = _files.Write($$"""
-            lab: {{TestLab.Name("exe")}}
-            {{TestLab.Image}}
-            machines:
-              solo:
-                image: base
-            """);
+        var lab = Solo("exe");
         var controller = host.Controller(DriverChoice.Btrfs);
         var stateDirectory = host.Options(DriverChoice.Btrfs).StateDirectory;
         try
@@ -128,13 +119,7 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
     [HostFact]
     public async Task A_second_up_reuses_the_image_and_the_running_machines()
     {
-        var lab = _files.Write($$"""
-            lab: {{TestLab.Name("re")}}
-            {{TestLab.Image}}
-            machines:
-              solo:
-                image: base
-            """);
+        var lab = Solo("re");
         var progress = new TestProgress();
         var controller = host.Controller(DriverChoice.Btrfs, progress);
         try

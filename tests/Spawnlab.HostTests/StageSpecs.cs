@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Spawnlab.Labs;
 using Spawnlab.Lifecycle;
 using Spawnlab.Pool;
@@ -174,21 +173,15 @@ public sealed class StageSpecs(HostFixture host) : IDisposable
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {
-            var cli = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={stateDirectory}", "up", lab.FilePath])
+            using (var cli = RunningCli.Start(stateDirectory, "up", lab.FilePath))
             {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            })!;
-            var stderr = cli.StandardError.ReadToEndAsync();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!File.Exists(marker) && DateTime.UtcNow < deadline && !cli.HasExited)
-                await Task.Delay(100);
-            Assert.True(File.Exists(marker), "the slow stage never started: " + (cli.HasExited ? await stderr : ""));
-            Assert.Equal(0, Spawnlab.Host.Interop.Libc.Kill(cli.Id, 2));
-            Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(30)), "the CLI did not stop on SIGINT");
-            Assert.Equal(130, cli.ExitCode);
-            var output = await stderr;
-            Assert.True(output.Contains("interrupted", StringComparison.Ordinal), output);
+                await cli.WaitForAsync(() => File.Exists(marker), "the slow stage");
+                Assert.Equal(0, Spawnlab.Host.Interop.Libc.Kill(cli.Process.Id, 2));
+                Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(30)), "the CLI did not stop on SIGINT");
+                Assert.Equal(130, cli.Process.ExitCode);
+                var output = await cli.Process.StandardError.ReadToEndAsync();
+                Assert.True(output.Contains("interrupted", StringComparison.Ordinal), output);
+            }
             var interrupted = controller.Store.Load(name)!.Machines["m"];
             Assert.Equal([StageStatus.Ran, StageStatus.Failed], interrupted.Stages.Select(s => s.Status));
             Assert.Null(interrupted.RootAt);

@@ -1,4 +1,3 @@
-using Spawnlab.Checks;
 using Spawnlab.Host;
 using Spawnlab.Labs;
 using Spawnlab.Machines;

@@ -4,7 +4,6 @@ using Spawnlab.Host;
 using Spawnlab.Images;
 using Spawnlab.Labs;
 using Spawnlab.Machines;
-using Spawnlab.Networks;
 using Spawnlab.Pool;
 using Spawnlab.Stages;
 using Spawnlab.State;
