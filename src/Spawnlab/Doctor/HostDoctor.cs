@@ -51,6 +51,10 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
             { Fixable = true });
 
         findings.Add(Cgroups());
+        findings.Add(Machines.UserNamespaces.Unavailable() is { } reason
+            ? new Finding("user namespaces", Severity.Note, $"{reason}: machines run as real root on the host",
+                "turn user namespaces on (sysctl -w user.max_user_namespaces=65536) and mount cgroup2")
+            : new Finding("user namespaces", Severity.Ok, "machines run in user namespaces of their own (a machine with 'private_users: false' runs as real root)"));
 
         var forward = ReadInt("/proc/sys/net/ipv4/ip_forward");
         findings.Add(forward == 1

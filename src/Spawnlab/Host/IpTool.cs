@@ -36,6 +36,10 @@ public sealed class IpTool(IHostShell shell)
         await shell.RunAsync("ip", ["-n", name, "link", "set", "lo", "up"], cancellationToken);
     }
 
+    /// <summary>Names the network namespace of a running process (one nspawn made), as if `ip netns add` had made it.</summary>
+    public Task AttachNamespaceAsync(string name, int pid, CancellationToken cancellationToken) =>
+        shell.RunAsync("ip", ["netns", "attach", name, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken);
+
     /// <summary>Deletes a namespace; the veth ends inside it go with it, and so do their peers on the host.</summary>
     public async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
     {

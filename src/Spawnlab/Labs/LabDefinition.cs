@@ -45,6 +45,12 @@ public sealed record MachineDefinition(
     /// <summary>The machine routes: IPv4 forwarding is on in its network namespace (its /proc/sys is read-only inside).</summary>
     public bool Forward { get; init; }
 
+    /// <summary>
+    /// The machine runs in a user namespace of its own (its root is an unprivileged user on the host) where the host
+    /// allows it; false for a machine that needs real root.
+    /// </summary>
+    public bool PrivateUsers { get; init; } = true;
+
     /// <summary>A file holding root's password; without one, root has no password and cannot log in.</summary>
     public string? RootPasswordFile { get; init; }
 

@@ -365,7 +365,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "root_password_file", "after", "stages");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages");
                 var ok = true;
 
                 string? image = null;
@@ -434,6 +434,7 @@ public static partial class LabParser
                 }
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
                 var forward = fields.TryGetValue("forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} forward") : false;
+                var privateUsers = fields.TryGetValue("private_users", out var privateUsersNode) ? reader.Bool(privateUsersNode, $"{what} private_users") : true;
                 string? passwordFile = null;
                 if (fields.TryGetValue("root_password_file", out var passwordNode))
                 {
@@ -454,8 +455,13 @@ public static partial class LabParser
                 if (hostnames.TryGetValue(name, out var other))
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
                 hostnames[name] = what;
-                if (ok && image is not null && readOnly is { } ro && forward is { } routes)
-                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro) { Stages = stages, After = after, Forward = routes, RootPasswordFile = passwordFile };
+                if (ok && image is not null && readOnly is { } ro && forward is { } routes && privateUsers is { } isolated)
+                {
+                    machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro)
+                    {
+                        Stages = stages, After = after, Forward = routes, PrivateUsers = isolated, RootPasswordFile = passwordFile,
+                    };
+                }
             }
             return machines;
         }

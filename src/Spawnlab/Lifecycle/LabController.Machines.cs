@@ -34,11 +34,11 @@ public sealed partial class LabController
         {
             s.Machines[machine.Name] = state;
             state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
-                NspawnArguments.HostHasSystemd(), bind => pool.MachineRoot(lab.Name, bind))];
+                NspawnArguments.HostHasSystemd(), state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
         });
-        await EnsureNamespaceAsync(lab, journal, state, cancellationToken);
-        if (machine.Forward)
-            await _ip.EnableForwardingAsync(state.Namespace, cancellationToken);
+        // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it.
+        if (!state.PrivateUsers)
+            await WireAsync(journal, state, leader: null, cancellationToken);
 
         // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
         var keys = run.Keys[machine.Name];
@@ -168,20 +168,45 @@ public sealed partial class LabController
     public string StageLog(string lab, string machine, int index, string stage) =>
         Path.Combine(Store.LogDirectory(lab), machine, $"{index + 1:00}-{stage}.log");
 
-    /// <summary>Boots the machine unless it runs already, and waits until it is ready; returns its PID 1.</summary>
+    /// <summary>
+    /// Boots the machine unless it runs already, and waits until it is ready; returns its PID 1. A machine with a user
+    /// namespace starts frozen in cgroups of its own, is wired as soon as its PID 1 exists, and is then thawed.
+    /// </summary>
     private async Task<int> BootAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken)
     {
         if (state.Process is { IsAlive: true } running)
-            return await _runtime.WaitUntilReadyAsync(state.Name, running, state.LogFile, options.BootTimeout, cancellationToken);
+        {
+            if (!MachineCgroup.IsFrozen(state.Cgroups))
+                return await _runtime.WaitUntilReadyAsync(state.Name, running, state.LogFile, options.BootTimeout, cancellationToken);
+            // A CLI killed between the start of the machine and its wiring left it frozen before it ran anything.
+            progress.Machine(state.Name, "its start was interrupted: starting again");
+            await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
+        }
         progress.Machine(state.Name, "booting");
         Directory.CreateDirectory(Path.GetDirectoryName(state.LogFile)!);
         File.AppendAllText(state.LogFile, $"--- {DateTimeOffset.Now:O} systemd-nspawn {string.Join(' ', state.NspawnArguments)}{Environment.NewLine}");
-        var process = await _runtime.SpawnDetachedAsync(state.NspawnArguments, state.LogFile, cancellationToken);
+        foreach (var cgroup in state.Cgroups)
+        {
+            var obj = new HostObject(HostObjectKind.Cgroup, cgroup);
+            if (!journal.State.Has(obj) && Directory.Exists(cgroup))
+                throw new SpawnlabException($"cgroup {cgroup} exists but lab {journal.State.Lab} did not make it; refusing to take it over");
+            // The cgroups of an earlier boot go first, with what systemd inside made in them.
+            await MachineCgroup.RemoveAsync(cgroup, cancellationToken);
+            journal.Record(obj);
+        }
+        MachineCgroup.CreateFrozen(state.Cgroups);
+        var process = await _runtime.SpawnDetachedAsync(state.NspawnArguments, state.Cgroups, state.LogFile, cancellationToken);
         journal.Update(_ =>
         {
             state.Pid = process.Pid;
             state.StartTicks = process.StartTicks;
         });
+        if (state.PrivateUsers)
+        {
+            var leader = await MachineRuntime.WaitForLeaderAsync(state.Name, process, state.LogFile, options.BootTimeout, cancellationToken);
+            await WireAsync(journal, state, leader, cancellationToken);
+            MachineCgroup.Thaw(state.Cgroups);
+        }
         return await _runtime.WaitUntilReadyAsync(state.Name, process, state.LogFile, options.BootTimeout, cancellationToken);
     }
 
@@ -204,6 +229,9 @@ public sealed partial class LabController
         Config = config,
         Root = pool.MachineRoot(lab.Name, machine.Name),
         Namespace = HostNames.Namespace(lab.Name, machine.Name),
+        Forward = machine.Forward,
+        PrivateUsers = machine.PrivateUsers && UserNamespacesUnavailable is null,
+        Cgroups = machine.PrivateUsers && UserNamespacesUnavailable is null ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
         LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
         Interfaces = machine.Interfaces.Select(i => new InterfaceState
         {
@@ -228,6 +256,7 @@ public sealed partial class LabController
             machine.Tmpfs,
             machine.ReadOnlyRoot,
             machine.Forward,
+            machine.PrivateUsers,
             // A new password makes a new machine; only a hash of it enters the configuration's hash.
             Password = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
             Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),

@@ -78,20 +78,38 @@ public sealed partial class LabController
         }
     }
 
-    private async Task EnsureNamespaceAsync(LabDefinition lab, StateJournal journal, MachineState state, CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts the machine's network namespace in place with one veth pair per network: made by Spawnlab before the
+    /// machine boots (once; it outlives restarts), or, given the machine's PID 1, the one nspawn made with the
+    /// machine, named by attaching it (at each boot; the previous boot's namespace goes first, with its veths).
+    /// </summary>
+    private async Task WireAsync(StateJournal journal, MachineState state, int? leader, CancellationToken cancellationToken)
     {
         var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
-        if (journal.State.Has(netns) && await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken))
+        var exists = await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken);
+        if (exists && !journal.State.Has(netns))
+            throw new SpawnlabException($"network namespace {state.Namespace} exists but lab {journal.State.Lab} did not make it; refusing to take it over");
+        if (exists && leader is null)
             return;
-        if (!journal.State.Has(netns) && await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken))
-            throw new SpawnlabException($"network namespace {state.Namespace} exists but lab {lab.Name} did not make it; refusing to take it over");
+        if (exists)
+        {
+            // Deleted one by one, the veths are gone at once; with their namespace only, they go some time later.
+            foreach (var iface in state.Interfaces)
+                await _ip.DeleteLinkAsync(iface.HostVeth, cancellationToken);
+            await _ip.DeleteNamespaceAsync(state.Namespace, cancellationToken);
+        }
         journal.Record(netns);
         progress.Machine(state.Name, "wiring");
-        await _ip.CreateNamespaceAsync(state.Namespace, cancellationToken);
+        if (leader is { } pid)
+            await _ip.AttachNamespaceAsync(state.Namespace, pid, cancellationToken);
+        else
+            await _ip.CreateNamespaceAsync(state.Namespace, cancellationToken);
         foreach (var iface in state.Interfaces)
         {
             await _ip.CreateVethIntoAsync(iface.HostVeth, journal.State.Networks[iface.Network].Bridge, state.Namespace,
                 iface.Name, iface.Mac, iface.Address, iface.Gateway, cancellationToken);
         }
+        if (state.Forward)
+            await _ip.EnableForwardingAsync(state.Namespace, cancellationToken);
     }
 }

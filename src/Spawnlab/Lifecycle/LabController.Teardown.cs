@@ -31,6 +31,8 @@ public sealed partial class LabController
         await new SnapshotStore(pool, journal, journal.State.Lab, machine.Name).PruneAsync([], cancellationToken);
         await RemoveObjectAsync(journal, pool, new HostObject(HostObjectKind.Root, machine.Root), cancellationToken);
         await RemoveObjectAsync(journal, pool, new HostObject(HostObjectKind.NetworkNamespace, machine.Namespace), cancellationToken);
+        foreach (var cgroup in machine.Cgroups)
+            await RemoveObjectAsync(journal, pool, new HostObject(HostObjectKind.Cgroup, cgroup), cancellationToken);
         journal.Update(s => s.Machines.Remove(machine.Name));
     }
 
@@ -55,9 +57,9 @@ public sealed partial class LabController
             }
         }));
         var images = state.Machines.Values.Select(m => m.Image).Distinct().ToList();
-        // Kind by kind, each kind's objects side by side: processes, then roots and snapshots, then namespaces (their
-        // veths go with them), then the nftables table and the bridges.
-        foreach (var kind in (HostObjectKind[])[HostObjectKind.Process, HostObjectKind.Root, HostObjectKind.NetworkNamespace, HostObjectKind.NftTable, HostObjectKind.Bridge])
+        // Kind by kind, each kind's objects side by side: processes, then cgroups, then roots and snapshots, then
+        // namespaces (their veths go with them), then the nftables table and the bridges.
+        foreach (var kind in (HostObjectKind[])[HostObjectKind.Process, HostObjectKind.Cgroup, HostObjectKind.Root, HostObjectKind.NetworkNamespace, HostObjectKind.NftTable, HostObjectKind.Bridge])
         {
             await Parallel.ForEachAsync(
                 Enumerable.Reverse(state.Objects.Where(o => o.Kind == kind).ToList()),
@@ -93,6 +95,9 @@ public sealed partial class LabController
                 break;
             case HostObjectKind.Bridge:
                 await _ip.DeleteLinkAsync(obj.Name, cancellationToken);
+                break;
+            case HostObjectKind.Cgroup:
+                await MachineCgroup.RemoveAsync(obj.Name, cancellationToken);
                 break;
             case HostObjectKind.NftTable:
                 await _nft.DeleteTableAsync(obj.Name, cancellationToken);

@@ -21,6 +21,11 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
 
     public StateStore Store { get; } = new(options.StateDirectory);
 
+    /// <summary>Why machines cannot have user namespaces on this host (they then run as real root), or null.</summary>
+    private static string? UserNamespacesUnavailable => s_userNamespaces.Value;
+
+    private static readonly Lazy<string?> s_userNamespaces = new(UserNamespaces.Unavailable);
+
     private Task<LabLock> LockAsync(string lab, CancellationToken cancellationToken) =>
         LabLock.AcquireAsync(options.StateDirectory, lab, options.WaitForLock, progress.Report, cancellationToken);
 
@@ -49,6 +54,8 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
 
         await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);
+        if (UserNamespacesUnavailable is { } reason && lab.Machines.Values.Any(m => m.PrivateUsers))
+            progress.Report($"machines run as real root: {reason}");
 
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
             throw new SpawnlabException($"--from {from.Machine}/{from.Stage}: lab {lab.Name} has no such machine and stage", exitCode: 2);

@@ -9,9 +9,49 @@ public sealed class MachineRuntime(IHostShell shell)
     public static readonly string[] ExecEnvironment =
         ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "USER=root", "LOGNAME=root"];
 
-    /// <summary>Starts systemd-nspawn detached, with its output going to <paramref name="logFile"/>; returns the nspawn process.</summary>
-    public Task<HostProcess> SpawnDetachedAsync(IReadOnlyList<string> arguments, string logFile, CancellationToken cancellationToken) =>
-        DetachedProcess.StartAsync(shell, "systemd-nspawn", arguments, logFile, cancellationToken);
+    // Moves the shell into each cgroup named before "--", then becomes the command after it.
+    private const string JoinCgroupsThenExec = "while [ \"$1\" != -- ]; do echo $$ > \"$1/cgroup.procs\" || exit 1; shift; done; shift; exec \"$@\"";
+
+    /// <summary>
+    /// Starts systemd-nspawn detached, in <paramref name="cgroups"/> when there are any, with its output going to
+    /// <paramref name="logFile"/>; returns the nspawn process.
+    /// </summary>
+    public Task<HostProcess> SpawnDetachedAsync(IReadOnlyList<string> arguments, IReadOnlyList<string> cgroups, string logFile, CancellationToken cancellationToken) =>
+        cgroups.Count == 0
+            ? DetachedProcess.StartAsync(shell, "systemd-nspawn", arguments, logFile, cancellationToken)
+            : DetachedProcess.StartAsync(shell, "sh", ["-c", JoinCgroupsThenExec, "sh", .. cgroups, "--", "systemd-nspawn", .. arguments], logFile, cancellationToken);
+
+    /// <summary>
+    /// Waits for the machine's PID 1 to exist in a network namespace of its own (nspawn makes both at once), which
+    /// comes before it runs anything of the machine; returns it.
+    /// </summary>
+    public static async Task<int> WaitForLeaderAsync(string machine, HostProcess nspawn, string logFile, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var hostNetwork = new FileInfo("/proc/self/ns/net").LinkTarget;
+        while (true)
+        {
+            if (Leader(nspawn) is { } leader && NetworkNamespaceOf(leader) is { } network && network != hostNetwork)
+                return leader;
+            if (!nspawn.IsAlive)
+                throw new SpawnlabException($"machine {machine} stopped while starting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+            if (DateTime.UtcNow > deadline)
+                throw new SpawnlabException($"machine {machine} had no PID 1 after {timeout.TotalSeconds:0} s; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+
+    private static string? NetworkNamespaceOf(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/ns/net").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>The machine's PID 1 as the host sees it: the child of systemd-nspawn that lives in a new PID namespace.</summary>
     public static int? Leader(HostProcess nspawn)

@@ -31,6 +31,7 @@ public enum HostObjectKind
     NftTable,
     Root,
     Process,
+    Cgroup,
 }
 
 /// <summary>One object on the host that a lab owns.</summary>
@@ -67,6 +68,18 @@ public sealed class MachineState
     public int? Pid { get; set; }
     public long? StartTicks { get; set; }
     public List<InterfaceState> Interfaces { get; init; } = [];
+
+    /// <summary>IPv4 forwarding is turned on in the machine's network namespace.</summary>
+    public bool Forward { get; init; }
+
+    /// <summary>
+    /// The machine runs in a user namespace of its own; its network namespace is then the one nspawn makes, attached
+    /// under <see cref="Namespace"/> and wired at each boot.
+    /// </summary>
+    public bool PrivateUsers { get; init; }
+
+    /// <summary>The machine's own cgroups, one per hierarchy (for a machine with a user namespace).</summary>
+    public List<string> Cgroups { get; init; } = [];
 
     /// <summary>The key of the base (image and machine definition) that the stage keys start from.</summary>
     public string? BaseKey { get; set; }

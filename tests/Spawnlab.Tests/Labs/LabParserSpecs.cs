@@ -183,6 +183,13 @@ public sealed class LabParserSpecs : IDisposable
         Assert.Contains("expected an absolute path inside the machine", Assert.Single(_files.Errors(Replace("tmpfs: [ /var/tmp ]", $"tmpfs: [ \"{path}\" ]"))).Message, StringComparison.Ordinal);
 
     [Fact]
+    public void Machines_have_user_namespaces_unless_they_opt_out()
+    {
+        Assert.True(_files.Parse(Replace("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]")).Machines["gw"].PrivateUsers);
+        Assert.False(_files.Parse(Replace("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]\n    private_users: false")).Machines["gw"].PrivateUsers);
+    }
+
+    [Fact]
     public void A_read_only_root_is_read() =>
         Assert.True(_files.Parse(Replace("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]\n    read_only: true")).Machines["gw"].ReadOnlyRoot);
 

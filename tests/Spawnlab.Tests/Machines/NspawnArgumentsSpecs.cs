@@ -13,7 +13,7 @@ public sealed class NspawnArgumentsSpecs
     [Fact]
     public void Without_systemd_on_the_host_machines_are_not_registered()
     {
-        var arguments = NspawnArguments.For(Machine, "pas-r11p11.prolo", "/pool/root", "spawnlab-prolo-pas-r11p11", hostHasSystemd: false);
+        var arguments = NspawnArguments.For(Machine, "pas-r11p11.prolo", "/pool/root", "spawnlab-prolo-pas-r11p11", hostHasSystemd: false, privateUsers: false);
         Assert.Contains("--register=no", arguments);
         Assert.Contains("--keep-unit", arguments);
         Assert.Contains("--boot", arguments);
@@ -22,16 +22,40 @@ public sealed class NspawnArgumentsSpecs
 
     [Fact]
     public void With_systemd_on_the_host_machines_register_with_machined() =>
-        Assert.DoesNotContain("--register=no", NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true));
+        Assert.DoesNotContain("--register=no", NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true, privateUsers: false));
 
     [Fact]
     public void Binds_tmpfs_and_a_read_only_root_are_passed_on()
     {
-        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: false);
+        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: false, privateUsers: false);
         Assert.Contains(@"--bind-ro=/srv/a\:b:/root/sadm", arguments);
         Assert.Contains("--bind=/srv/rw:/srv", arguments);
         Assert.Contains("--tmpfs=/home", arguments);
         Assert.Contains("--tmpfs=/var/log", arguments);
         Assert.Contains("--read-only", arguments);
+    }
+
+    [Fact]
+    public void A_machine_with_a_user_namespace_gets_its_own_network_namespace_from_nspawn_and_id_mapped_binds()
+    {
+        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true, privateUsers: true);
+        Assert.Contains("--private-users=pick", arguments);
+        Assert.Contains("--private-users-ownership=map", arguments);
+        Assert.Contains("--private-network", arguments);
+        Assert.DoesNotContain(arguments, a => a.StartsWith("--network-namespace-path", StringComparison.Ordinal));
+        Assert.DoesNotContain("--capability=CAP_NET_ADMIN", arguments);
+        // It runs in the cgroup Spawnlab made for it, on any host.
+        Assert.Contains("--keep-unit", arguments);
+        Assert.Contains(@"--bind-ro=/srv/a\:b:/root/sadm:idmap", arguments);
+        Assert.Contains("--bind=/srv/rw:/srv:idmap", arguments);
+    }
+
+    [Fact]
+    public void A_machine_without_a_user_namespace_joins_the_namespace_spawnlab_made()
+    {
+        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: false, privateUsers: false);
+        Assert.DoesNotContain(arguments, a => a.StartsWith("--private-users", StringComparison.Ordinal));
+        Assert.Contains("--network-namespace-path=/run/netns/ns", arguments);
+        Assert.Contains("--capability=CAP_NET_ADMIN", arguments);
     }
 }

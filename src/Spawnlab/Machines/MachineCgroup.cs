@@ -1,0 +1,108 @@
+namespace Spawnlab.Machines;
+
+/// <summary>
+/// The cgroup of a machine that runs in a user namespace of its own. systemd-nspawn with <c>--keep-unit</c> keeps
+/// the cgroup it was started in and hands it to the machine's root, so each such machine is started in a cgroup of
+/// its own: one directory per hierarchy that systemd uses (the unified one, and the named systemd one on hybrid
+/// hosts). nspawn puts the machine in the child <c>payload</c>; Spawnlab makes that child beforehand and freezes it,
+/// so that nothing in the machine runs until its interfaces are in place, then thaws it.
+/// </summary>
+public static class MachineCgroup
+{
+    public const string Prefix = "spawnlab-";
+
+    private const string Payload = "payload";
+
+    /// <summary>The mount points of the cgroup hierarchies systemd uses, the unified (cgroup2) one first; empty without cgroup2.</summary>
+    public static IReadOnlyList<string> Hierarchies()
+    {
+        string? unified = null, named = null;
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // id parent major:minor root mount-point options [optional fields] - type source super-options
+            var halves = line.Split(" - ", 2);
+            if (halves.Length != 2)
+                continue;
+            var mountPoint = halves[0].Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal);
+            var tail = halves[1].Split(' ');
+            if (tail[0] == "cgroup2")
+                unified ??= mountPoint;
+            else if (tail[0] == "cgroup" && tail.Length > 2 && tail[2].Split(',').Contains("name=systemd"))
+                named ??= mountPoint;
+        }
+        return unified is null ? [] : named is null ? [unified] : [unified, named];
+    }
+
+    /// <summary>The machine's cgroup directories, one per hierarchy, the unified one first.</summary>
+    public static IReadOnlyList<string> For(string lab, string machine) =>
+        [.. Hierarchies().Select(h => Path.Combine(h, $"{Prefix}{lab}-{machine}"))];
+
+    /// <summary>Makes the cgroups and their payload children, and freezes the machine's payload before it has a process.</summary>
+    public static void CreateFrozen(IReadOnlyList<string> cgroups)
+    {
+        foreach (var cgroup in cgroups)
+            Directory.CreateDirectory(Path.Combine(RequireOwn(cgroup), Payload));
+        SetFrozen(cgroups, true);
+    }
+
+    public static void Thaw(IReadOnlyList<string> cgroups) => SetFrozen(cgroups, false);
+
+    /// <summary>Whether the machine is held frozen, as a CLI killed between its start and its wiring leaves it.</summary>
+    public static bool IsFrozen(IReadOnlyList<string> cgroups) =>
+        cgroups.Count > 0 && File.Exists(FreezeFile(cgroups[0])) && File.ReadAllText(FreezeFile(cgroups[0])).Trim() == "1";
+
+    /// <summary>
+    /// Kills whatever still runs in the cgroup, then removes it with its children (systemd inside makes its own).
+    /// Refuses anything that is not a Spawnlab cgroup at the top of a cgroup hierarchy.
+    /// </summary>
+    public static async Task RemoveAsync(string cgroup, CancellationToken cancellationToken)
+    {
+        RequireOwn(cgroup);
+        if (!Directory.Exists(cgroup))
+            return;
+        var kill = Path.Combine(cgroup, "cgroup.kill");
+        if (File.Exists(kill) && Populated(cgroup))
+            await File.WriteAllTextAsync(kill, "1", cancellationToken);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (Populated(cgroup))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new SpawnlabException($"cgroup {cgroup} still has processes 10 s after they were killed");
+            await Task.Delay(20, cancellationToken);
+        }
+        // Deepest first: a cgroup goes only once it has no children. Its control files are not files to delete.
+        foreach (var child in Directory.EnumerateDirectories(cgroup, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).ToList())
+            Directory.Delete(child);
+        Directory.Delete(cgroup);
+    }
+
+    /// <summary>Whether any process is in the cgroup or below it.</summary>
+    private static bool Populated(string cgroup)
+    {
+        if (!Directory.Exists(cgroup))
+            return false;
+        var events = Path.Combine(cgroup, "cgroup.events");
+        if (File.Exists(events))
+            return File.ReadLines(events).Any(l => l == "populated 1");
+        // A cgroup v1 hierarchy has no summary: every cgroup.procs below is read.
+        return Directory.EnumerateFiles(cgroup, "cgroup.procs", SearchOption.AllDirectories)
+            .Any(f => File.ReadAllText(f).Trim().Length > 0);
+    }
+
+    private static void SetFrozen(IReadOnlyList<string> cgroups, bool frozen)
+    {
+        var freeze = cgroups.Count > 0 ? FreezeFile(cgroups[0]) : null;
+        if (freeze is not null && File.Exists(freeze))
+            File.WriteAllText(freeze, frozen ? "1" : "0");
+    }
+
+    private static string FreezeFile(string cgroup) => Path.Combine(cgroup, Payload, "cgroup.freeze");
+
+    private static string RequireOwn(string cgroup)
+    {
+        var parent = Path.GetDirectoryName(cgroup);
+        if (!Path.GetFileName(cgroup).StartsWith(Prefix, StringComparison.Ordinal) || parent is null || !Hierarchies().Contains(parent))
+            throw new SpawnlabException($"refusing to touch cgroup {cgroup}: it is not a Spawnlab cgroup at the top of a cgroup hierarchy");
+        return cgroup;
+    }
+}
