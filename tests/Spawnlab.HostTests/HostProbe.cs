@@ -77,6 +77,15 @@ public static class HostProbe
             if (namespaces.Contains(HostNames.Namespace(lab, machine), StringComparison.Ordinal))
                 left.Add($"netns {HostNames.Namespace(lab, machine)}");
         }
+        foreach (var hierarchy in Spawnlab.Machines.MachineCgroup.Hierarchies())
+        {
+            foreach (var machine in machines)
+            {
+                var cgroup = Path.Combine(hierarchy, $"{Spawnlab.Machines.MachineCgroup.Prefix}{lab}-{machine}");
+                if (Directory.Exists(cgroup))
+                    left.Add($"cgroup {cgroup}");
+            }
+        }
         if (await NftTableExistsAsync(HostNames.NftTable(lab)))
             left.Add($"nft table {HostNames.NftTable(lab)}");
         var labDirectory = Path.Combine(poolRoot, "labs", lab);

@@ -41,8 +41,10 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var table = HostNames.NftTable(name) + "_x";
         var subvolume = Path.Combine(pool, "labs", $"{name}-other");
         var mountPoint = Path.Combine(pool, "labs", $"{name}-mnt");
+        var cgroup = Path.Combine(Spawnlab.Machines.MachineCgroup.Hierarchies()[0], $"{Spawnlab.Machines.MachineCgroup.Prefix}{name}-mx");
         try
         {
+            Directory.CreateDirectory(cgroup);
             await HostProbe.RunAsync("ip", "link", "add", bridge, "type", "bridge");
             await HostProbe.RunAsync("nft", "add", "table", "ip", table);
             await controller.UpCleanlyAsync(lab); // makes the pool, so the neighbours can live in it
@@ -59,9 +61,12 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             Assert.True(await HostProbe.NftTableExistsAsync(table));
             Assert.True(Directory.Exists(subvolume));
             Assert.Contains(mountPoint, HostProbe.MountsUnder(mountPoint));
+            Assert.True(Directory.Exists(cgroup));
         }
         finally
         {
+            if (Directory.Exists(cgroup))
+                Directory.Delete(cgroup);
             await HostProbe.RunAsync("umount", mountPoint);
             if (Directory.Exists(mountPoint))
                 Directory.Delete(mountPoint);
@@ -81,20 +86,33 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var victim = Path.Combine(_files.Directory, "victim");
         Directory.CreateDirectory(victim);
         await File.WriteAllTextAsync(Path.Combine(victim, "keep.txt"), "precious");
+        var hierarchy = Spawnlab.Machines.MachineCgroup.Hierarchies()[0];
+        var foreignCgroup = Path.Combine(hierarchy, $"precious-{name}");
+        Directory.CreateDirectory(foreignCgroup);
         try
         {
             await controller.UpCleanlyAsync(Small(name));
             var stateFile = Path.Combine(controller.Store.LabDirectory(name), "state.json");
-            foreach (var target in new[] { "/", victim, "/var/lib/spawnlab-tests/pool/../../../etc" })
+            var targets = new[]
+            {
+                ("root", "/", "refusing to delete /: it is not inside the pool"),
+                ("root", victim, $"refusing to delete {victim}: it is not inside the pool"),
+                ("root", "/var/lib/spawnlab-tests/pool/../../../etc", "refusing to delete /var/lib/spawnlab-tests/pool/../../../etc: it is not inside the pool"),
+                ("cgroup", hierarchy, $"refusing to touch cgroup {hierarchy}: it is not a Spawnlab cgroup"),
+                ("cgroup", foreignCgroup, $"refusing to touch cgroup {foreignCgroup}: it is not a Spawnlab cgroup"),
+                ("cgroup", Path.Combine(hierarchy, $"spawnlab-{name}-m", ".."), "it is not a Spawnlab cgroup"),
+            };
+            foreach (var (kind, target, message) in targets)
             {
                 var json = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
-                json["objects"]!.AsArray().Add(new JsonObject { ["kind"] = "root", ["name"] = target });
+                json["objects"]!.AsArray().Add(new JsonObject { ["kind"] = kind, ["name"] = target });
                 await File.WriteAllTextAsync(stateFile, json.ToJsonString());
 
                 var error = await Assert.ThrowsAsync<SpawnlabException>(() => controller.DownAsync(name, purgeImages: false, CancellationToken.None));
 
-                Assert.Contains($"refusing to delete {target}: it is not inside the pool", error.Message, StringComparison.Ordinal);
+                Assert.Contains(message, error.Message, StringComparison.Ordinal);
                 Assert.True(File.Exists(Path.Combine(victim, "keep.txt")));
+                Assert.True(Directory.Exists(foreignCgroup));
                 var cleaned = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
                 var objects = cleaned["objects"]!.AsArray();
                 objects.Remove(objects.Single(o => (string?)o!["name"] == target));
@@ -104,6 +122,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         finally
         {
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            Directory.Delete(foreignCgroup);
         }
         Assert.True(Directory.Exists("/etc") && File.Exists(Path.Combine(victim, "keep.txt")));
     }
@@ -151,6 +170,48 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             Assert.Equal([StageStatus.Cached, StageStatus.Ran], resumed.Machines["m"].Stages.Select(s => s.Status));
             Assert.Equal("slow\n", await controller.InsideAsync(name, "m", "cat", "/slow.txt"));
             Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, Path.Combine(options.StateDirectory, "pool")));
+    }
+
+    [HostFact]
+    public async Task A_SIGKILL_during_a_snapshot_leaves_no_snapshot_that_looks_good_and_the_next_up_finishes_and_down_removes()
+    {
+        var name = TestLab.Name("snap");
+        var marker = Path.Combine(_files.Directory, "stage-started");
+        // On the dir driver a snapshot copies the root: with 300 MB written by the stage, it takes long enough to be caught.
+        var stages = $"    stages:\n      - name: big\n        host: touch \"{marker}\"\n        run: head -c 300M /dev/urandom > /big; echo big > /big.txt\n";
+        var lab = Small(name, stages);
+        var options = host.Options(DriverChoice.Dir);
+        var controller = host.Controller(DriverChoice.Dir);
+        var snapshots = Path.Combine(options.StateDirectory, "pool", "labs", name, "snapshots", "m");
+        // The stage has started, so the snapshot of the fresh root is done: a temporary snapshot now is the stage's.
+        bool Snapshotting() => File.Exists(marker) && Directory.Exists(snapshots) && Directory.EnumerateDirectories(snapshots, ".tmp-*").Any();
+        try
+        {
+            using (var cli = RunningCli.Start(options.StateDirectory, "up", lab.FilePath, "--driver=dir"))
+            {
+                await cli.WaitForAsync(Snapshotting, "the snapshot after the stage");
+                // The CLI alone, as the kernel's OOM killer or a kill -9 would: the cp making the snapshot lives on.
+                cli.Process.Kill();
+                await cli.Process.WaitForExitAsync();
+            }
+            // The orphan the next up has to deal with.
+            Assert.NotEmpty(Spawnlab.Host.HostProcess.Naming(snapshots));
+            var killed = controller.Store.Load(name)!;
+            Assert.NotEqual(StageStatus.Ran, killed.Machines["m"].Stages.Single().Status);
+            Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d) == killed.Machines["m"].Stages.Single().Key);
+
+            var resumed = await controller.UpCleanlyAsync(Small(name, stages));
+
+            Assert.Equal([StageStatus.Ran], resumed.Machines["m"].Stages.Select(s => s.Status));
+            Assert.Equal("big\n", await controller.InsideAsync(name, "m", "cat", "/big.txt"));
+            Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
+            Assert.Empty(Spawnlab.Host.HostProcess.Naming(snapshots));
         }
         finally
         {

@@ -34,6 +34,30 @@ public sealed record HostProcess(int Pid, long StartTicks)
         }
     }
 
+    /// <summary>
+    /// Processes whose command line names <paramref name="path"/> or a path below it: what a killed CLI left working
+    /// there (a cp making a snapshot, a debootstrap), which outlives its parent.
+    /// </summary>
+    public static IReadOnlyList<HostProcess> Naming(string path)
+    {
+        var found = new List<HostProcess>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid) || pid == Environment.ProcessId)
+                continue;
+            try
+            {
+                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
+                if (arguments.Any(a => a == path || a.StartsWith(path + "/", StringComparison.Ordinal)) && Find(pid) is { IsAlive: true } process)
+                    found.Add(process);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
     public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;

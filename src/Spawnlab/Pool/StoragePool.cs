@@ -17,11 +17,20 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
 
     /// <summary>
     /// Deletes a root of the pool. Mounts below it go first (debootstrap killed in its second stage leaves /proc and
-    /// /sys mounted in the root it was making), deepest first.
+    /// /sys mounted in the root it was making), deepest first. The leftover of interrupted work (a temporary or
+    /// set-aside root) may still have a writer that a killed CLI left behind (the cp of a snapshot): it is killed first.
     /// </summary>
     public async Task DeleteAsync(string path, CancellationToken cancellationToken)
     {
         var inside = Inside(path);
+        if (Path.GetFileName(inside).StartsWith(".tmp-", StringComparison.Ordinal) || Path.GetFileName(inside).Contains(".old-", StringComparison.Ordinal))
+        {
+            foreach (var writer in Host.HostProcess.Naming(inside))
+            {
+                writer.Signal(Host.HostProcess.SigKill);
+                await writer.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            }
+        }
         foreach (var mount in MountsBelow(inside))
             await UnmountAsync(mount, cancellationToken);
         await Driver.DeleteAsync(inside, cancellationToken);
