@@ -459,7 +459,11 @@ public static partial class LabParser
                 {
                     machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro)
                     {
-                        Stages = stages, After = after, Forward = routes, PrivateUsers = isolated, RootPasswordFile = passwordFile,
+                        Stages = stages,
+                        After = after,
+                        Forward = routes,
+                        PrivateUsers = isolated,
+                        RootPasswordFile = passwordFile,
                     };
                 }
             }
