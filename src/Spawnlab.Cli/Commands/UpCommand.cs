@@ -50,7 +50,7 @@ internal static class UpCommand
                     Console.Error.WriteLine(skipped);
                 return 1;
             }
-            Console.Error.WriteLine($"lab {lab.Name} is up: {up.State.Machines.Count} machines ready in {clock.Elapsed.TotalSeconds:0.0} s");
+            Console.Error.WriteLine($"lab {lab.Name} is up: {up.State.Machines.Count} machine{(up.State.Machines.Count == 1 ? "" : "s")} ready in {clock.Elapsed.TotalSeconds:0.0} s");
             return 0;
         }));
         return command;
