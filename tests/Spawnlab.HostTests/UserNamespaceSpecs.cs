@@ -59,6 +59,7 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
             var real = state.Machines["real"];
             Assert.True(boxed.PrivateUsers);
             Assert.False(real.PrivateUsers);
+            Assert.Equal([true, false], MachineStatus.Of([state]).Select(m => m.PrivateUsers));
 
             // Seen from the host, the boxed machine's root is a high uid; the other machine's root is the host's.
             var boxedLeader = LabController.LeaderOf(state, boxed);

@@ -28,13 +28,15 @@ internal static class ListCommand
                 return 0;
             }
             var table = new Table().Border(TableBorder.Simple)
-                .AddColumns("LAB", "MACHINE", "STATE", "ADDRESSES", "MAC", "ROOT");
+                .AddColumns("LAB", "MACHINE", "STATE", "USERS", "ADDRESSES", "MAC", "ROOT");
             foreach (var m in machines)
             {
                 table.AddRow(
                     Markup.Escape(m.Lab),
                     Markup.Escape(m.Machine),
                     m.State == "running" ? "[green]running[/]" : "[yellow]stopped[/]",
+                    // Whose root the machine's root is: a user namespace of its own, or the host's.
+                    m.PrivateUsers ? "private" : "host",
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "-"}"))),
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => i.Mac))),
                     Markup.Escape(m.Root));

@@ -3,14 +3,18 @@ using Spawnlab.State;
 
 namespace Spawnlab.Lifecycle;
 
-/// <summary>One machine as `spawnlab ls`, `inventory` and `graph` show it, with the addresses its leases gave it.</summary>
+/// <summary>
+/// One machine as `spawnlab ls`, `inventory` and `graph` show it, with the addresses its leases gave it;
+/// <see cref="PrivateUsers"/> says whether its root is an unprivileged user namespace or the host's root.
+/// </summary>
 public sealed record MachineStatus(
     string Lab,
     string Machine,
     string State,
     IReadOnlyList<InterfaceStatus> Interfaces,
     string Root,
-    int? Pid)
+    int? Pid,
+    bool PrivateUsers)
 {
     public static IReadOnlyList<MachineStatus> Of(IEnumerable<LabState> labs) =>
         labs.SelectMany(lab => lab.Machines.Values.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => new MachineStatus(
@@ -19,7 +23,8 @@ public sealed record MachineStatus(
             m.Process is { IsAlive: true } ? "running" : "stopped",
             [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth, i.Dhcp))],
             m.Root,
-            m.Process is { IsAlive: true } p ? p.Pid : null))).ToList();
+            m.Process is { IsAlive: true } p ? p.Pid : null,
+            m.PrivateUsers))).ToList();
 
     /// <summary>As <see cref="Of"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
     public static async Task<IReadOnlyList<MachineStatus>> WithLeasesAsync(IHostShell shell, IEnumerable<LabState> labs, CancellationToken cancellationToken)

@@ -12,8 +12,8 @@ public sealed class InventorySpecs
         lab.Networks["lan"] = new NetworkState { Name = "lan", Bridge = "slblan-123456", Subnet = "10.0.0.0/24", HostAddress = "10.0.0.1/24", Nat = true, Uplink = "eth0" };
         var machines = new List<MachineStatus>
         {
-            new("prolo-lab", "gw", "running", [new InterfaceStatus("lan", "lan", "10.0.0.254/24", "02:00:00:00:00:01", "slvgw-1", false)], "/p/gw", 10),
-            new("prolo-lab", "web", "running", [new InterfaceStatus("lan", "lan", "10.0.0.150/24", "02:00:00:00:00:02", "slvweb-2", true)], "/p/web", 11),
+            new("prolo-lab", "gw", "running", [new InterfaceStatus("lan", "lan", "10.0.0.254/24", "02:00:00:00:00:01", "slvgw-1", false)], "/p/gw", 10, PrivateUsers: true),
+            new("prolo-lab", "web", "running", [new InterfaceStatus("lan", "lan", "10.0.0.150/24", "02:00:00:00:00:02", "slvweb-2", true)], "/p/web", 11, PrivateUsers: false),
         };
         return ([lab], machines);
     }
