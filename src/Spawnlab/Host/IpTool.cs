@@ -8,12 +8,7 @@ public sealed class IpTool(IHostShell shell)
     public async Task<bool> LinkExistsAsync(string name, CancellationToken cancellationToken) =>
         (await shell.RunAsync(HostCommand.Of("ip", "link", "show", "dev", name).WithoutThrowing(), cancellationToken)).Succeeded;
 
-    public async Task<bool> NamespaceExistsAsync(string name, CancellationToken cancellationToken) =>
-        File.Exists($"/run/netns/{name}") || (await NamespacesAsync(cancellationToken)).Contains(name);
-
-    public async Task<IReadOnlyList<string>> NamespacesAsync(CancellationToken cancellationToken) =>
-        (await shell.OutputAsync(HostCommand.Of("ip", "netns", "list"), cancellationToken))
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]).ToList();
+    public static bool NamespaceExists(string name) => File.Exists($"/run/netns/{name}");
 
     /// <summary>A bridge with a fixed MAC (a bridge otherwise takes the lowest MAC of its ports, which changes).</summary>
     public async Task CreateBridgeAsync(string name, string mac, string? cidr, CancellationToken cancellationToken)
@@ -30,36 +25,35 @@ public sealed class IpTool(IHostShell shell)
             await shell.RunAsync(HostCommand.Of("ip", "link", "del", name), cancellationToken);
     }
 
-    public async Task CreateNamespaceAsync(string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Wires a machine's network namespace in two runs of ip: on the host, the namespace (made, or, given a process,
+    /// that process's attached under the name) and one veth pair per network, the host end on its bridge and the
+    /// other, named and with its MAC, in the namespace; then inside, loopback and each machine end up, with its
+    /// address and default route.
+    /// </summary>
+    public async Task WireNamespaceAsync(string @namespace, int? attachTo, IReadOnlyList<Veth> veths, CancellationToken cancellationToken)
     {
-        await shell.RunAsync("ip", ["netns", "add", name], cancellationToken);
-        await shell.RunAsync("ip", ["-n", name, "link", "set", "lo", "up"], cancellationToken);
+        var host = new List<string> { attachTo is { } pid ? $"netns attach {@namespace} {pid}" : $"netns add {@namespace}" };
+        var inside = new List<string> { "link set lo up" };
+        foreach (var veth in veths)
+        {
+            host.Add($"link add {veth.HostName} type veth peer name {veth.InnerName} address {veth.Mac} netns {@namespace}");
+            host.Add($"link set {veth.HostName} master {veth.Bridge} up");
+            inside.Add($"link set {veth.InnerName} up");
+            if (veth.Cidr is not null)
+                inside.Add($"addr add {veth.Cidr} dev {veth.InnerName}");
+            if (veth.Gateway is not null)
+                inside.Add($"route add default via {veth.Gateway} dev {veth.InnerName}");
+        }
+        await shell.RunAsync(HostCommand.Of("ip", "-batch", "-").WithStandardInput(string.Join('\n', host) + "\n"), cancellationToken);
+        await shell.RunAsync(HostCommand.Of("ip", "-n", @namespace, "-batch", "-").WithStandardInput(string.Join('\n', inside) + "\n"), cancellationToken);
     }
-
-    /// <summary>Names the network namespace of a running process (one nspawn made), as if `ip netns add` had made it.</summary>
-    public Task AttachNamespaceAsync(string name, int pid, CancellationToken cancellationToken) =>
-        shell.RunAsync("ip", ["netns", "attach", name, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], cancellationToken);
 
     /// <summary>Deletes a namespace; the veth ends inside it go with it, and so do their peers on the host.</summary>
     public async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
     {
-        if (await NamespaceExistsAsync(name, cancellationToken))
+        if (NamespaceExists(name))
             await shell.RunAsync("ip", ["netns", "del", name], cancellationToken);
-    }
-
-    /// <summary>A veth pair with one end on a bridge of the host and the other, named and addressed, in a namespace.</summary>
-    public async Task CreateVethIntoAsync(
-        string hostName, string bridge, string @namespace, string innerName, string mac,
-        string? cidr, string? gateway, CancellationToken cancellationToken)
-    {
-        await shell.RunAsync("ip", ["link", "add", hostName, "type", "veth", "peer", "name", innerName, "netns", @namespace], cancellationToken);
-        await shell.RunAsync("ip", ["-n", @namespace, "link", "set", innerName, "address", mac], cancellationToken);
-        await shell.RunAsync("ip", ["link", "set", hostName, "master", bridge, "up"], cancellationToken);
-        await shell.RunAsync("ip", ["-n", @namespace, "link", "set", innerName, "up"], cancellationToken);
-        if (cidr is not null)
-            await shell.RunAsync("ip", ["-n", @namespace, "addr", "add", cidr, "dev", innerName], cancellationToken);
-        if (gateway is not null)
-            await shell.RunAsync("ip", ["-n", @namespace, "route", "add", "default", "via", gateway, "dev", innerName], cancellationToken);
     }
 
     public Task EnableForwardingAsync(string @namespace, CancellationToken cancellationToken) =>
@@ -112,3 +106,6 @@ public sealed class IpTool(IHostShell shell)
         return result;
     }
 }
+
+/// <summary>A veth pair of a machine: the host end on a network's bridge, the machine end named after the network.</summary>
+public sealed record Veth(string HostName, string Bridge, string InnerName, string Mac, string? Cidr, string? Gateway);

@@ -86,7 +86,7 @@ public sealed partial class LabController
     private async Task WireAsync(StateJournal journal, MachineState state, int? leader, CancellationToken cancellationToken)
     {
         var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
-        var exists = await _ip.NamespaceExistsAsync(state.Namespace, cancellationToken);
+        var exists = IpTool.NamespaceExists(state.Namespace);
         if (exists && !journal.State.Has(netns))
             throw new SpawnlabException($"network namespace {state.Namespace} exists but lab {journal.State.Lab} did not make it; refusing to take it over");
         if (exists && leader is null)
@@ -100,15 +100,8 @@ public sealed partial class LabController
         }
         journal.Record(netns);
         progress.Machine(state.Name, "wiring");
-        if (leader is { } pid)
-            await _ip.AttachNamespaceAsync(state.Namespace, pid, cancellationToken);
-        else
-            await _ip.CreateNamespaceAsync(state.Namespace, cancellationToken);
-        foreach (var iface in state.Interfaces)
-        {
-            await _ip.CreateVethIntoAsync(iface.HostVeth, journal.State.Networks[iface.Network].Bridge, state.Namespace,
-                iface.Name, iface.Mac, iface.Address, iface.Gateway, cancellationToken);
-        }
+        await _ip.WireNamespaceAsync(state.Namespace, leader, [.. state.Interfaces.Select(i =>
+            new Veth(i.HostVeth, journal.State.Networks[i.Network].Bridge, i.Name, i.Mac, i.Address, i.Gateway))], cancellationToken);
         if (state.Forward)
             await _ip.EnableForwardingAsync(state.Namespace, cancellationToken);
     }
