@@ -19,7 +19,10 @@ public static class HostNames
     /// <summary>The host side of the veth pair that joins a machine to a network's bridge.</summary>
     public static string HostVeth(string lab, string machine, string network) => Interface("v", machine, $"veth/{lab}/{machine}/{network}");
 
-    /// <summary>The network namespace of a machine, which holds its interfaces for as long as the lab is up.</summary>
+    /// <summary>
+    /// The name of a machine's network namespace: one Spawnlab makes, which holds the machine's interfaces for as long
+    /// as the lab is up, or, for a machine in a user namespace, the one nspawn made at its last boot.
+    /// </summary>
     public static string Namespace(string lab, string machine) => $"spawnlab-{lab}-{machine}";
 
     public static string NftTable(string lab) => $"spawnlab_{lab.Replace('-', '_')}";
