@@ -38,7 +38,11 @@ public sealed record HostProcess(int Pid, long StartTicks)
     /// Processes whose command line names <paramref name="path"/> or a path below it: what a killed CLI left working
     /// there (a cp making a snapshot, a debootstrap), which outlives its parent.
     /// </summary>
-    public static IReadOnlyList<HostProcess> Naming(string path)
+    public static IReadOnlyList<HostProcess> Naming(string path) =>
+        Matching(arguments => arguments.Any(a => a == path || a.StartsWith(path + "/", StringComparison.Ordinal)));
+
+    /// <summary>The live processes (but this one) whose command line, split into its arguments, satisfies the predicate.</summary>
+    public static IReadOnlyList<HostProcess> Matching(Func<string[], bool> predicate)
     {
         var found = new List<HostProcess>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
@@ -47,8 +51,7 @@ public sealed record HostProcess(int Pid, long StartTicks)
                 continue;
             try
             {
-                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
-                if (arguments.Any(a => a == path || a.StartsWith(path + "/", StringComparison.Ordinal)) && Find(pid) is { IsAlive: true } process)
+                if (predicate(File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0')) && Find(pid) is { IsAlive: true } process)
                     found.Add(process);
             }
             catch (IOException)

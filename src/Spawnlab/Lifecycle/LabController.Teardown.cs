@@ -170,26 +170,11 @@ public sealed partial class LabController
     }
 
     /// <summary>systemd-nspawn processes booting a machine of this lab that the record does not name (a CLI killed between the two).</summary>
-    private static List<HostProcess> StrayMachines(LabState lab)
+    private static IReadOnlyList<HostProcess> StrayMachines(LabState lab)
     {
         var recorded = lab.Machines.Values.Select(m => m.Pid).OfType<int>().ToHashSet();
         var units = lab.Machines.Keys.Select(m => $"--machine={HostNames.MachineUnitName(lab.Lab, m)}").ToHashSet(StringComparer.Ordinal);
-        var strays = new List<HostProcess>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid) || recorded.Contains(pid))
-                continue;
-            try
-            {
-                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
-                if (arguments[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && arguments.Any(units.Contains)
-                    && HostProcess.Find(pid) is { IsAlive: true } process)
-                    strays.Add(process);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return strays;
+        return [.. HostProcess.Matching(arguments => arguments[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && arguments.Any(units.Contains))
+            .Where(p => !recorded.Contains(p.Pid))];
     }
 }
