@@ -222,29 +222,33 @@ public sealed partial class LabController
         });
     }
 
-    private MachineState NewMachineState(LabDefinition lab, MachineDefinition machine, string image, StoragePool pool, string config) => new()
+    private MachineState NewMachineState(LabDefinition lab, MachineDefinition machine, string image, StoragePool pool, string config)
     {
-        Name = machine.Name,
-        Image = image,
-        Config = config,
-        Root = pool.MachineRoot(lab.Name, machine.Name),
-        Namespace = HostNames.Namespace(lab.Name, machine.Name),
-        Forward = machine.Forward,
-        PrivateUsers = machine.PrivateUsers && UserNamespacesUnavailable is null,
-        Cgroups = machine.PrivateUsers && UserNamespacesUnavailable is null ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
-        LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
-        Interfaces = machine.Interfaces.Select(i => new InterfaceState
+        var privateUsers = machine.PrivateUsers && UserNamespacesUnavailable is null;
+        return new()
         {
-            Network = i.Network,
-            Name = i.Network,
-            HostVeth = HostNames.HostVeth(lab.Name, machine.Name, i.Network),
-            Mac = HostNames.Mac(lab.Name, machine.Name, i.Network),
-            Address = i.Dhcp ? null : i.Cidr,
-            Gateway = i.Gateway?.ToString(),
-            Dhcp = i.Dhcp,
-            FixedLease = i.Dhcp ? i.Address?.ToString() : null,
-        }).ToList(),
-    };
+            Name = machine.Name,
+            Image = image,
+            Config = config,
+            Root = pool.MachineRoot(lab.Name, machine.Name),
+            Namespace = HostNames.Namespace(lab.Name, machine.Name),
+            Forward = machine.Forward,
+            PrivateUsers = privateUsers,
+            Cgroups = privateUsers ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
+            LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
+            Interfaces = machine.Interfaces.Select(i => new InterfaceState
+            {
+                Network = i.Network,
+                Name = i.Network,
+                HostVeth = HostNames.HostVeth(lab.Name, machine.Name, i.Network),
+                Mac = HostNames.Mac(lab.Name, machine.Name, i.Network),
+                Address = i.Dhcp ? null : i.Cidr,
+                Gateway = i.Gateway?.ToString(),
+                Dhcp = i.Dhcp,
+                FixedLease = i.Dhcp ? i.Address?.ToString() : null,
+            }).ToList(),
+        };
+    }
 
     /// <summary>What the running machine was made from; when it changes, the machine is made again.</summary>
     private static string ConfigHash(LabDefinition lab, MachineDefinition machine, string image)

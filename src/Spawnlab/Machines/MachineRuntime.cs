@@ -28,10 +28,10 @@ public sealed class MachineRuntime(IHostShell shell)
     public static async Task<int> WaitForLeaderAsync(string machine, HostProcess nspawn, string logFile, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var hostNetwork = new FileInfo("/proc/self/ns/net").LinkTarget;
+        var hostNetwork = NamespaceOf("self", "net");
         while (true)
         {
-            if (Leader(nspawn) is { } leader && NetworkNamespaceOf(leader) is { } network && network != hostNetwork)
+            if (Leader(nspawn) is { } leader && NamespaceOf(leader.ToString(CultureInfo.InvariantCulture), "net") is { } network && network != hostNetwork)
                 return leader;
             if (!nspawn.IsAlive)
                 throw new SpawnlabException($"machine {machine} stopped while starting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
@@ -41,11 +41,12 @@ public sealed class MachineRuntime(IHostShell shell)
         }
     }
 
-    private static string? NetworkNamespaceOf(int pid)
+    /// <summary>The namespace of a kind ("pid", "net") that a process is in, as its /proc link names it; null once it is gone.</summary>
+    private static string? NamespaceOf(string process, string kind)
     {
         try
         {
-            return new FileInfo($"/proc/{pid}/ns/net").LinkTarget;
+            return new FileInfo($"/proc/{process}/ns/{kind}").LinkTarget;
         }
         catch (IOException)
         {
@@ -58,18 +59,11 @@ public sealed class MachineRuntime(IHostShell shell)
     {
         if (!nspawn.IsAlive)
             return null;
+        var own = NamespaceOf("self", "pid");
         foreach (var child in nspawn.Children())
         {
-            try
-            {
-                var own = new FileInfo("/proc/self/ns/pid").LinkTarget;
-                var theirs = new FileInfo($"/proc/{child}/ns/pid").LinkTarget;
-                if (own != theirs)
-                    return child;
-            }
-            catch (IOException)
-            {
-            }
+            if (NamespaceOf(child.ToString(CultureInfo.InvariantCulture), "pid") is { } theirs && theirs != own)
+                return child;
         }
         return null;
     }
