@@ -121,8 +121,14 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
-            Directory.Delete(foreignCgroup);
+            try
+            {
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            }
+            finally
+            {
+                Directory.Delete(foreignCgroup);
+            }
         }
         Assert.True(Directory.Exists("/etc") && File.Exists(Path.Combine(victim, "keep.txt")));
     }
@@ -155,12 +161,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         try
         {
             // During a stage.
-            using (var cli = RunningCli.Start(options.StateDirectory, "up", lab.FilePath))
-            {
-                await cli.WaitForAsync(() => File.Exists(marker), "the slow stage");
-                cli.Process.Kill();
-                await cli.Process.WaitForExitAsync();
-            }
+            await RunningCli.KillWhenAsync(options.StateDirectory, () => File.Exists(marker), "the slow stage", "up", lab.FilePath);
             // A snapshot interrupted between its two steps leaves its temporary subvolume.
             var snapshots = Path.Combine(options.StateDirectory, "pool", "labs", name, "snapshots", "m");
             await HostProbe.RunAsync("btrfs", "subvolume", "snapshot", "-r", Path.Combine(options.StateDirectory, "pool", "labs", name, "machines", "m"), Path.Combine(snapshots, ".tmp-0123456789abcdef01234567"));
@@ -193,13 +194,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         bool Snapshotting() => File.Exists(marker) && Directory.Exists(snapshots) && Directory.EnumerateDirectories(snapshots, ".tmp-*").Any();
         try
         {
-            using (var cli = RunningCli.Start(options.StateDirectory, "up", lab.FilePath, "--driver=dir"))
-            {
-                await cli.WaitForAsync(Snapshotting, "the snapshot after the stage");
-                // The CLI alone, as the kernel's OOM killer or a kill -9 would: the cp making the snapshot lives on.
-                cli.Process.Kill();
-                await cli.Process.WaitForExitAsync();
-            }
+            await RunningCli.KillWhenAsync(options.StateDirectory, Snapshotting, "the snapshot after the stage", "up", lab.FilePath, "--driver=dir");
             // The orphan the next up has to deal with.
             Assert.NotEmpty(Spawnlab.Host.HostProcess.Naming(snapshots));
             var killed = controller.Store.Load(name)!;

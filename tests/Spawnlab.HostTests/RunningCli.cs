@@ -15,6 +15,18 @@ public sealed class RunningCli : IDisposable
     public static RunningCli Start(string stateDirectory, params string[] arguments) =>
         new(Process.Start(HostProbe.CliStartInfo(stateDirectory, arguments))!);
 
+    /// <summary>
+    /// Runs the CLI until the condition holds, then SIGKILLs it alone, as kill -9 or the OOM killer would: what it
+    /// started (a stage's script, the cp of a snapshot) lives on.
+    /// </summary>
+    public static async Task KillWhenAsync(string stateDirectory, Func<bool> condition, string what, params string[] arguments)
+    {
+        using var cli = Start(stateDirectory, arguments);
+        await cli.WaitForAsync(condition, what);
+        cli.Process.Kill();
+        await cli.Process.WaitForExitAsync();
+    }
+
     /// <summary>Waits until the condition holds; fails if the CLI ends first or it takes longer than four minutes.</summary>
     public async Task WaitForAsync(Func<bool> condition, string what)
     {

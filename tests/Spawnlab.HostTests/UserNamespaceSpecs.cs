@@ -74,12 +74,17 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
             Assert.Equal("0\n", await controller.InsideAsync(name, "boxed", "id", "-u"));
             await controller.InsideAsync(name, "boxed", "ip", "addr", "add", "192.0.2.7/32", "dev", "lan");
             Assert.Contains("192.0.2.7", await controller.InsideAsync(name, "boxed", "ip", "-4", "addr", "show", "dev", "lan"), StringComparison.Ordinal);
-            await controller.InsideAsync(name, "boxed", "sh", "-c", "nc -l -p 80 </dev/null >/dev/null & sleep 0.5; kill $!");
+            var listening = await controller.InsideAsync(name, "boxed", "sh", "-c", "nc -l -p 80 </dev/null >/dev/null & sleep 0.5; ss -Hltn 'sport = :80'; kill $!");
+            Assert.Contains(":80", listening, StringComparison.Ordinal);
             await controller.InsideAsync(name, "boxed", "ping", "-c", "1", "-W", "2", $"10.236.{name.Length}.11");
             Assert.Equal("1\n", await controller.InsideAsync(name, "boxed", "cat", "/proc/sys/net/ipv4/ip_forward"));
             // What it may not do is the host's: it cannot load modules or reach the host's network settings.
             var hostSetting = await controller.InsideAsync(name, "boxed", "sh", "-c", "echo 1 > /proc/sys/kernel/sysrq 2>/dev/null && echo changed || echo refused");
             Assert.Equal("refused\n", hostSetting);
+            // That holds for a machine without a user namespace too; making a device node tells the two apart.
+            const string mknod = "mknod /tmp/loop b 7 0 2>/dev/null && echo made || echo refused";
+            Assert.Equal("refused\n", await controller.InsideAsync(name, "boxed", "sh", "-c", mknod));
+            Assert.Equal("made\n", await controller.InsideAsync(name, "real", "sh", "-c", mknod));
 
             // A file root writes inside is owned by root on disk, so snapshots do not depend on the range picked.
             await controller.InsideAsync(name, "boxed", "sh", "-c", "echo x > /root/written");
