@@ -1,8 +1,8 @@
 namespace Spawnlab.Pool;
 
 /// <summary>
-/// Where images, machine roots and snapshots live. Every path it deletes must lie strictly inside it,
-/// whatever a state file says.
+/// Where images, machine roots and snapshots live. Every path it deletes must lie strictly inside it, reached without
+/// a symbolic link on the way, whatever a state file says and whatever a machine planted in its root.
 /// </summary>
 public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell shell)
 {
@@ -36,6 +36,18 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
         await Driver.DeleteAsync(inside, cancellationToken);
     }
 
+    /// <summary>Removes a plain folder of the pool (a lab's, a machine's snapshots) once it is empty; one that is not stays, and is named.</summary>
+    public string? DeleteIfEmpty(string path)
+    {
+        var inside = Inside(path);
+        if (!Directory.Exists(inside))
+            return null;
+        if (Directory.EnumerateFileSystemEntries(inside).Any())
+            return inside;
+        Directory.Delete(inside);
+        return null;
+    }
+
     private static IEnumerable<string> MountsBelow(string path) =>
         File.ReadAllLines("/proc/self/mountinfo")
             .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
@@ -46,13 +58,31 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
     private Task UnmountAsync(string mount, CancellationToken cancellationToken) =>
         shell.RunAsync(Host.HostCommand.Of("umount", "-l", mount).WithoutThrowing(), cancellationToken);
 
-    /// <summary>Refuses any path that is not strictly below the pool's root.</summary>
+    /// <summary>
+    /// Refuses any path that is not strictly below the pool's root, or that a symbolic link on the way would lead
+    /// elsewhere (a machine's root is the machine's to fill with links).
+    /// </summary>
     public string Inside(string path)
     {
         var full = Path.GetFullPath(path);
         var relative = Path.GetRelativePath(Root, full);
         if (!Path.IsPathRooted(path) || relative == "." || relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
             throw new SpawnlabException($"refusing to delete {path}: it is not inside the pool {Root}");
+        if (LinkBetween(Root, full) is { } link)
+            throw new SpawnlabException($"refusing to delete {path}: {link} on the way is a symbolic link");
         return full;
+    }
+
+    /// <summary>The first symbolic link among the components of <paramref name="path"/> below <paramref name="top"/> (path itself included), if any.</summary>
+    public static string? LinkBetween(string top, string path)
+    {
+        var current = top;
+        foreach (var part in Path.GetRelativePath(top, path).Split('/'))
+        {
+            current = Path.Combine(current, part);
+            if (new FileInfo(current).LinkTarget is not null)
+                return current;
+        }
+        return null;
     }
 }

@@ -1,0 +1,64 @@
+using Spawnlab.Pool;
+
+namespace Spawnlab.HostTests.Hostile;
+
+/// <summary>Code inside a machine, root of its user namespace and nothing more, attacks the host through Spawnlab.</summary>
+[Collection(HostCollection.Name)]
+[Trait("Category", "Host")]
+public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
+{
+    private readonly TestLab _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    private static string PoolRoot(HostFixture host) => Path.Combine(host.Options(DriverChoice.Btrfs).StateDirectory, "pool");
+
+    [HostFact]
+    public async Task Subvolumes_links_and_forged_names_that_a_machine_plants_in_its_root_never_turn_down_against_the_host()
+    {
+        var name = TestLab.Name("hos");
+        var target = Path.Combine(_files.Directory, "host-folder");
+        var precious = Path.Combine(target, "victim", "keep.txt");
+        Directory.CreateDirectory(Path.GetDirectoryName(precious)!);
+        await File.WriteAllTextAsync(precious, "precious");
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Hostile", "attack.pl"), Path.Combine(_files.Directory, "attack.pl"));
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              m:
+                image: base
+                stages:
+                  - name: plant
+                    files: { /attack.pl: ./attack.pl }
+                    run: perl /attack.pl {{name}} {{target}}
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        var root = Path.Combine(PoolRoot(host), "labs", name, "machines", "m");
+        try
+        {
+            await controller.UpCleanlyAsync(lab);
+            // At last the machine makes its own root read-only, with the subvolumes it made inside.
+            await controller.InsideAsync(name, "m", "perl", "-e", "sysopen(my $f, '/', 0x10000) or die $!; my $flags = pack('Q', 2); ioctl($f, 0x4008941A, $flags) or die $!");
+
+            // What was planted is real: a listing line that names l/victim, which leads to the host's folder...
+            var listing = await HostProbe.RunAsync("btrfs", "subvolume", "list", "-o", root);
+            Assert.Contains($"\nID 1 gen 1 top level 5 path labs/{name}/machines/m/l/victim", listing, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(root, "l", "victim", "keep.txt")));
+            // ...and read-only subvolumes, one holding another.
+            Assert.Contains("ro=true", await HostProbe.RunAsync("btrfs", "property", "get", "-ts", root, "ro"), StringComparison.Ordinal);
+            Assert.Contains("ro=true", await HostProbe.RunAsync("btrfs", "property", "get", "-ts", Path.Combine(root, "ro"), "ro"), StringComparison.Ordinal);
+
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+
+            Assert.Equal("precious", await File.ReadAllTextAsync(precious));
+            Assert.Null(controller.Store.Load(name));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], PoolRoot(host)));
+        }
+        finally
+        {
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
+}
