@@ -79,58 +79,103 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
     }
 
     [HostFact]
-    public async Task A_state_file_that_points_a_delete_at_the_root_or_outside_the_pool_is_refused()
+    public async Task Objects_a_tampered_state_names_but_the_lab_did_not_make_survive_down_which_removes_the_rest_and_names_them()
     {
         var name = TestLab.Name("evil");
         var controller = host.Controller(DriverChoice.Btrfs);
+        var pool = Path.Combine(host.Options(DriverChoice.Btrfs).StateDirectory, "pool");
         var victim = Path.Combine(_files.Directory, "victim");
-        Directory.CreateDirectory(victim);
-        await File.WriteAllTextAsync(Path.Combine(victim, "keep.txt"), "precious");
+        Directory.CreateDirectory(Path.Combine(victim, "inner"));
+        await File.WriteAllTextAsync(Path.Combine(victim, "inner", "keep.txt"), "precious");
+        var link = Path.Combine(pool, "labs", $"{name}-link");
         var hierarchy = Spawnlab.Machines.MachineCgroup.Hierarchies()[0];
         var foreignCgroup = Path.Combine(hierarchy, $"precious-{name}");
-        Directory.CreateDirectory(foreignCgroup);
+        var lookalikeCgroup = Path.Combine(hierarchy, $"spawnlab-{name}-other");
+        // A bridge named as the lab would name a network 'wan' (which the tampered state adds) but with a MAC of its own,
+        // another lab's table, a namespace named like the lab's, a process of the host.
+        var bridge = HostNames.Bridge(name, "wan");
+        var table = HostNames.NftTable(name + "x");
+        var netns = HostNames.Namespace(name, "ghost");
+        using var sleeper = System.Diagnostics.Process.Start("sleep", "600");
+        var sleeperProcess = Spawnlab.Host.HostProcess.Find(sleeper.Id)!;
         try
         {
+            Directory.CreateDirectory(foreignCgroup);
+            Directory.CreateDirectory(lookalikeCgroup);
+            await HostProbe.RunAsync("ip", "link", "add", bridge, "address", "02:00:00:00:00:01", "type", "bridge");
+            await HostProbe.RunAsync("nft", "add", "table", "ip", table);
+            await HostProbe.RunAsync("ip", "netns", "add", netns);
             await controller.UpCleanlyAsync(Small(name));
+            File.CreateSymbolicLink(link, victim);
             var stateFile = Path.Combine(controller.Store.LabDirectory(name), "state.json");
-            var targets = new[]
+            var json = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
+            var objects = json["objects"]!.AsArray();
+            foreach (var (kind, target) in new[]
             {
-                ("root", "/", "refusing to delete /: it is not inside the pool"),
-                ("root", victim, $"refusing to delete {victim}: it is not inside the pool"),
-                ("root", "/var/lib/spawnlab-tests/pool/../../../etc", "refusing to delete /var/lib/spawnlab-tests/pool/../../../etc: it is not inside the pool"),
-                ("cgroup", hierarchy, $"refusing to touch cgroup {hierarchy}: it is not a Spawnlab cgroup"),
-                ("cgroup", foreignCgroup, $"refusing to touch cgroup {foreignCgroup}: it is not a Spawnlab cgroup"),
-                ("cgroup", Path.Combine(hierarchy, $"spawnlab-{name}-m", ".."), "it is not a Spawnlab cgroup"),
-            };
-            foreach (var (kind, target, message) in targets)
+                ("root", "/"),
+                ("root", victim),
+                ("root", $"{pool}/../../../etc"),
+                ("root", Path.Combine(link, "inner")),
+                ("cgroup", hierarchy),
+                ("cgroup", foreignCgroup),
+                ("cgroup", lookalikeCgroup),
+                ("cgroup", Path.Combine(hierarchy, $"spawnlab-{name}-m", "..")),
+                ("bridge", bridge),
+                ("bridge", "lo"),
+                ("nft-table", table),
+                ("network-namespace", netns),
+            })
             {
-                var json = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
-                json["objects"]!.AsArray().Add(new JsonObject { ["kind"] = kind, ["name"] = target });
-                await File.WriteAllTextAsync(stateFile, json.ToJsonString());
-
-                var error = await Assert.ThrowsAsync<SpawnlabException>(() => controller.DownAsync(name, purgeImages: false, CancellationToken.None));
-
-                Assert.Contains(message, error.Message, StringComparison.Ordinal);
-                Assert.True(File.Exists(Path.Combine(victim, "keep.txt")));
-                Assert.True(Directory.Exists(foreignCgroup));
-                var cleaned = JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
-                var objects = cleaned["objects"]!.AsArray();
-                objects.Remove(objects.Single(o => (string?)o!["name"] == target));
-                await File.WriteAllTextAsync(stateFile, cleaned.ToJsonString());
+                objects.Add(new JsonObject { ["kind"] = kind, ["name"] = target });
             }
+            objects.Add(new JsonObject { ["kind"] = "process", ["name"] = sleeper.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["startTicks"] = sleeperProcess.StartTicks });
+            json["networks"]!["wan"] = json["networks"]!["lan"]!.DeepClone();
+            await File.WriteAllTextAsync(stateFile, json.ToJsonString());
+
+            var error = await Assert.ThrowsAsync<SpawnlabException>(() => controller.DownAsync(name, purgeImages: false, CancellationToken.None));
+
+            Assert.StartsWith($"lab {name} is down, but its state named objects it did not make:", error.Message, StringComparison.Ordinal);
+            foreach (var refusal in new[]
+            {
+                "root /: it is not inside the pool",
+                $"root {victim}: it is not inside the pool",
+                $"root {Path.Combine(link, "inner")}: {link} on the way is a symbolic link",
+                $"cgroup {hierarchy}: it is not the cgroup of a machine of lab {name}",
+                $"cgroup {foreignCgroup}: it is not the cgroup",
+                $"cgroup {lookalikeCgroup}: it is not the cgroup",
+                $"bridge {bridge}: its MAC 02:00:00:00:00:01 is not the one Spawnlab gives it",
+                $"bridge lo: it is not the bridge of a network of lab {name}",
+                $"nftables table {table}: lab {name}'s table is {HostNames.NftTable(name)}",
+                $"network namespace {netns}: it is not the network namespace of a machine of lab {name}",
+                $"process {sleeper.Id}: pid {sleeper.Id} runs `sleep 600…`, not a machine or the dnsmasq of lab {name}",
+            })
+            {
+                Assert.Contains(refusal, error.Message, StringComparison.Ordinal);
+            }
+            Assert.Equal("precious", await File.ReadAllTextAsync(Path.Combine(victim, "inner", "keep.txt")));
+            Assert.True(Directory.Exists("/etc/apt"));
+            Assert.True(Directory.Exists(foreignCgroup) && Directory.Exists(lookalikeCgroup));
+            Assert.True(await HostProbe.LinkExistsAsync(bridge));
+            Assert.True(await HostProbe.NftTableExistsAsync(table));
+            Assert.Contains(netns, await HostProbe.RunAsync("ip", "netns", "list"), StringComparison.Ordinal);
+            Assert.True(sleeperProcess.IsAlive);
+            // What was the lab's is gone, and so is its record.
+            Assert.Null(controller.Store.Load(name));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["m"], pool));
         }
         finally
         {
-            try
-            {
+            sleeper.Kill();
+            if (File.Exists(link) || Directory.Exists(link))
+                File.Delete(link);
+            Directory.Delete(foreignCgroup);
+            Directory.Delete(lookalikeCgroup);
+            await HostProbe.RunAsync("ip", "link", "del", bridge);
+            await HostProbe.RunAsync("nft", "delete", "table", "ip", table);
+            await HostProbe.RunAsync("ip", "netns", "del", netns);
+            if (controller.Store.Load(name) is not null)
                 await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
-            }
-            finally
-            {
-                Directory.Delete(foreignCgroup);
-            }
         }
-        Assert.True(Directory.Exists("/etc") && File.Exists(Path.Combine(victim, "keep.txt")));
     }
 
     [HostFact]

@@ -19,6 +19,19 @@ public sealed record HostProcess(int Pid, long StartTicks)
     /// <summary>Sends a signal if the process is still the one recorded; returns whether it was.</summary>
     public bool Signal(int signal) => IsAlive && Libc.Kill(Pid, signal) == 0;
 
+    /// <summary>The process's command line, split into its arguments; empty once it is gone.</summary>
+    public IReadOnlyList<string> Arguments()
+    {
+        try
+        {
+            return IsAlive ? File.ReadAllText($"/proc/{Pid}/cmdline").TrimEnd('\0').Split('\0') : [];
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>The pids of this process's direct children.</summary>
     public IReadOnlyList<int> Children()
     {

@@ -194,7 +194,8 @@ public sealed partial class LabController
             await MachineCgroup.RemoveAsync(cgroup, cancellationToken);
             journal.Record(obj);
         }
-        MachineCgroup.CreateFrozen(state.Cgroups);
+        // Only a machine whose network nspawn makes waits frozen for its wiring; the others' is in place already.
+        MachineCgroup.Create(state.Cgroups, frozen: state.PrivateUsers);
         var process = await _runtime.SpawnDetachedAsync(state.NspawnArguments, state.Cgroups, state.LogFile, cancellationToken);
         journal.Update(_ =>
         {
@@ -214,7 +215,11 @@ public sealed partial class LabController
     private async Task StopMachineAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken, bool discardingRoot = false)
     {
         if (state.Process is { } process)
+        {
+            if (Ownership.MachineProcessRefusal(journal.State, state, process) is { } refusal)
+                throw new SpawnlabException($"refusing to stop machine {state.Name}: {refusal}");
             await MachineRuntime.StopAsync(process, discardingRoot ? TimeSpan.Zero : options.StopTimeout, cancellationToken);
+        }
         journal.Update(_ =>
         {
             state.Pid = null;
@@ -234,7 +239,9 @@ public sealed partial class LabController
             Namespace = HostNames.Namespace(lab.Name, machine.Name),
             Forward = machine.Forward,
             PrivateUsers = privateUsers,
-            Cgroups = privateUsers ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
+            // A machine's processes are killed by its cgroup, whatever nspawn's fate: every machine gets cgroups of its
+            // own, but one that registers with machined, which puts it in a scope of its own.
+            Cgroups = privateUsers || !NspawnArguments.HostHasSystemd() ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
             LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
             Interfaces = machine.Interfaces.Select(i => new InterfaceState
             {

@@ -95,7 +95,11 @@ public sealed partial class LabController
         {
             // Deleted one by one, the veths are gone at once; with their namespace only, they go some time later.
             foreach (var iface in state.Interfaces)
+            {
+                if (Ownership.VethRefusal(journal.State, state, iface) is { } refusal)
+                    throw new SpawnlabException($"refusing to remove interface {iface.HostVeth}: {refusal}");
                 await _ip.DeleteLinkAsync(iface.HostVeth, cancellationToken);
+            }
             await _ip.DeleteNamespaceAsync(state.Namespace, cancellationToken);
         }
         journal.Record(netns);

@@ -36,7 +36,11 @@ public sealed partial class LabController
         journal.Update(s => s.Machines.Remove(machine.Name));
     }
 
-    /// <summary>Stops every machine of the lab and removes every object it recorded; the state goes last.</summary>
+    /// <summary>
+    /// Stops every machine of the lab and removes every object it recorded; the state goes last. An object that cannot
+    /// be removed does not stop the rest: what is left stays recorded, is named in the error, and the next <c>down</c>
+    /// tries it again. A machine's root is not touched while anything of the machine may still run.
+    /// </summary>
     public async Task DownAsync(string labName, bool purgeImages, CancellationToken cancellationToken)
     {
         HostUser.RequireRoot("spawnlab down");
@@ -44,6 +48,27 @@ public sealed partial class LabController
         var state = Store.Load(labName) ?? throw new SpawnlabException($"no lab named {labName} is up (see `spawnlab ls`)");
         var journal = new StateJournal(Store, state);
         var pool = await OpenPoolOfAsync(state, cancellationToken);
+        var left = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        // What the record names but the lab did not make (a state file edited by hand or by mistake) is left alone,
+        // and forgotten: a pid that is not the machine's nspawn, an object whose name or MAC is not the lab's.
+        var refused = new List<string>();
+        foreach (var machine in state.Machines.Values)
+        {
+            if (machine.Process is { } process && Ownership.MachineProcessRefusal(state, machine, process) is { } refusal)
+            {
+                refused.Add($"process {process.Pid} of machine {machine.Name}: {refusal}");
+                journal.Update(_ => machine.Pid = null);
+            }
+        }
+        foreach (var obj in state.Objects.ToList())
+        {
+            if (Refusal(journal, pool, obj) is { } refusal)
+            {
+                refused.Add($"{obj}: {refusal}");
+                journal.Forget(obj);
+            }
+        }
 
         // The roots are deleted next: the machines are killed, not shut down (a clean halt of a hundred machines
         // costs more than 15 s of CPU on two cores, for a state nobody keeps).
@@ -52,7 +77,7 @@ public sealed partial class LabController
             if (machine.Process is { } process)
             {
                 progress.Machine(machine.Name, "stopping");
-                await MachineRuntime.StopAsync(process, TimeSpan.Zero, cancellationToken);
+                await Attempt(left, $"machine {machine.Name}", () => MachineRuntime.StopAsync(process, TimeSpan.Zero, cancellationToken));
                 progress.Machine(machine.Name, "stopped");
             }
         }));
@@ -61,16 +86,38 @@ public sealed partial class LabController
         // namespaces (their veths go with them), then the nftables table and the bridges.
         foreach (var kind in (HostObjectKind[])[HostObjectKind.Process, HostObjectKind.Cgroup, HostObjectKind.Root, HostObjectKind.NetworkNamespace, HostObjectKind.NftTable, HostObjectKind.Bridge])
         {
+            // A machine that may still run could swap a folder of its root for a link while the root is deleted.
+            if (kind == HostObjectKind.Root && !left.IsEmpty)
+            {
+                left.Enqueue("the roots and snapshots: kept, since something of a machine may still run");
+                continue;
+            }
             await Parallel.ForEachAsync(
                 Enumerable.Reverse(state.Objects.Where(o => o.Kind == kind).ToList()),
                 new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-                async (obj, token) => await RemoveObjectAsync(journal, pool, obj, token));
+                async (obj, token) => await Attempt(left, obj.ToString(), () => RemoveObjectAsync(journal, pool, obj, token)));
         }
-        // Only the lab's plain folders are left there now; every root and snapshot in them was recorded and is gone.
-        var labDirectory = pool.Inside(pool.LabDirectory(labName));
-        if (Directory.Exists(labDirectory))
-            Directory.Delete(labDirectory, recursive: true);
+        if (left.IsEmpty)
+        {
+            // Only the lab's plain folders are left there now: every root and snapshot in them was recorded and is gone,
+            // and so are the image locks of the nspawns that were killed. Anything else is not Spawnlab's to delete.
+            foreach (var root in state.Machines.Values.Select(m => m.Root).Where(r => pool.Refusal(r) is null))
+                pool.DeleteLockOf(root);
+            foreach (var folder in LabFolders(pool, labName))
+            {
+                if (pool.DeleteIfEmpty(folder) is { } kept)
+                    left.Enqueue($"folder {kept}: not empty, and what it holds was not recorded");
+            }
+        }
+        if (!left.IsEmpty)
+        {
+            throw new SpawnlabException(
+                $"down left {left.Count} thing{(left.Count == 1 ? "" : "s")} of lab {labName}, still recorded (run `spawnlab down {labName}` again once fixed):" +
+                string.Concat(left.Select(l => $"{Environment.NewLine}  {l}")) + RefusedText(refused));
+        }
         Store.Delete(labName);
+        if (refused.Count > 0)
+            throw new SpawnlabException($"lab {labName} is down, but its state named objects it did not make:" + RefusedText(refused));
 
         if (purgeImages)
         {
@@ -83,8 +130,40 @@ public sealed partial class LabController
         }
     }
 
+    /// <summary>The plain folders the lab's roots and snapshots live in, deepest first.</summary>
+    private static IEnumerable<string> LabFolders(StoragePool pool, string lab)
+    {
+        var snapshots = Path.Combine(pool.LabDirectory(lab), "snapshots");
+        var perMachine = Directory.Exists(snapshots) ? Directory.EnumerateDirectories(snapshots).Where(d => new FileInfo(d).LinkTarget is null).ToList() : [];
+        return [.. perMachine, snapshots, Path.Combine(pool.LabDirectory(lab), "machines"), pool.LabDirectory(lab)];
+    }
+
+    private static string RefusedText(IReadOnlyList<string> refused) =>
+        refused.Count == 0 ? "" : $"{Environment.NewLine}refused, left alone and forgotten:" + string.Concat(refused.Select(r => $"{Environment.NewLine}  {r}"));
+
+    /// <summary>Why the lab may not remove an object its state names, or null when it may.</summary>
+    private static string? Refusal(StateJournal journal, StoragePool pool, HostObject obj) =>
+        obj.Kind == HostObjectKind.Root
+            ? pool.Refusal(obj.Name)
+            : Ownership.Refusal(journal.State, obj, journal.LabStateDirectory, journal.OtherLabs);
+
+    /// <summary>Runs one removal; a failure is noted in <paramref name="left"/> instead of ending the teardown.</summary>
+    private static async Task Attempt(System.Collections.Concurrent.ConcurrentQueue<string> left, string what, Func<Task> removal)
+    {
+        try
+        {
+            await removal();
+        }
+        catch (Exception e) when (e is SpawnlabException or IOException or UnauthorizedAccessException)
+        {
+            left.Enqueue($"{what}: {e.Message}");
+        }
+    }
+
     private async Task RemoveObjectAsync(StateJournal journal, StoragePool pool, HostObject obj, CancellationToken cancellationToken)
     {
+        if (Refusal(journal, pool, obj) is { } refusal)
+            throw new SpawnlabException($"refusing to remove {obj}: {refusal}");
         switch (obj.Kind)
         {
             case HostObjectKind.Root:
@@ -125,7 +204,8 @@ public sealed partial class LabController
             using (var labLock = await LockAsync(lab.Lab, cancellationToken))
             {
                 var state = Store.Load(lab.Lab)!;
-                var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true }).Select(m => m.Name).ToList();
+                // A machine whose nspawn was killed alone still runs in its cgroups.
+                var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true } || MachineCgroup.IsPopulated(m.Cgroups)).Select(m => m.Name).ToList();
                 var strays = StrayMachines(state);
                 if (running.Count == 0 && strays.Count == 0)
                 {

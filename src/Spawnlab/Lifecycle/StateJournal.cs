@@ -10,7 +10,14 @@ public sealed class StateJournal(StateStore store, LabState state)
 {
     private readonly Lock _lock = new();
 
+    private IReadOnlyList<LabState>? _otherLabs;
+
     public LabState State => state;
+
+    /// <summary>The other labs' states, read once: what they record is not this lab's to remove.</summary>
+    public IReadOnlyList<LabState> OtherLabs => _otherLabs ??= [.. store.LoadAll().Where(l => l.Lab != state.Lab)];
+
+    public string LabStateDirectory => store.LabDirectory(state.Lab);
 
     /// <summary>Records an object before it is created.</summary>
     public void Record(HostObject obj)

@@ -1,11 +1,13 @@
 namespace Spawnlab.Machines;
 
 /// <summary>
-/// The cgroup of a machine that runs in a user namespace of its own. systemd-nspawn with <c>--keep-unit</c> keeps
-/// the cgroup it was started in and hands it to the machine's root, so each such machine is started in a cgroup of
-/// its own: one directory per hierarchy that systemd uses (the unified one, and the named systemd one on hybrid
-/// hosts). nspawn puts the machine in the child <c>payload</c>; Spawnlab makes that child beforehand and freezes it,
-/// so that nothing in the machine runs until its interfaces are in place, then thaws it.
+/// The cgroups of a machine, by which all of its processes are killed whatever became of its systemd-nspawn (killed
+/// alone, nspawn leaves the machine running). systemd-nspawn with <c>--keep-unit</c> keeps the cgroup it was started
+/// in and hands it to the machine, so each machine (but one that registers with machined, which makes a scope for
+/// it) is started in cgroups of its own: one directory per hierarchy that systemd uses (the unified one, and the named
+/// systemd one on hybrid hosts). nspawn puts the machine in the child <c>payload</c>; for a machine in a user
+/// namespace, Spawnlab makes that child beforehand and freezes it, so that nothing in the machine runs until its
+/// interfaces are in place, then thaws it.
 /// </summary>
 public static class MachineCgroup
 {
@@ -37,12 +39,13 @@ public static class MachineCgroup
     public static IReadOnlyList<string> For(string lab, string machine) =>
         [.. Hierarchies().Select(h => Path.Combine(h, $"{Prefix}{lab}-{machine}"))];
 
-    /// <summary>Makes the cgroups and their payload children, and freezes the machine's payload before it has a process.</summary>
-    public static void CreateFrozen(IReadOnlyList<string> cgroups)
+    /// <summary>Makes the cgroups and their payload children; <paramref name="frozen"/> freezes the machine's payload before it has a process.</summary>
+    public static void Create(IReadOnlyList<string> cgroups, bool frozen)
     {
         foreach (var cgroup in cgroups)
             Directory.CreateDirectory(Path.Combine(RequireOwn(cgroup), Payload));
-        SetFrozen(cgroups, true);
+        if (frozen)
+            SetFrozen(cgroups, true);
     }
 
     public static void Thaw(IReadOnlyList<string> cgroups) => SetFrozen(cgroups, false);
@@ -75,6 +78,9 @@ public static class MachineCgroup
             Directory.Delete(child);
         Directory.Delete(cgroup);
     }
+
+    /// <summary>Whether any process of the machine runs in its cgroups, with or without its systemd-nspawn.</summary>
+    public static bool IsPopulated(IReadOnlyList<string> cgroups) => cgroups.Any(Populated);
 
     /// <summary>Whether any process is in the cgroup or below it.</summary>
     private static bool Populated(string cgroup)

@@ -48,6 +48,15 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
         return null;
     }
 
+    /// <summary>Deletes the lock file that systemd-nspawn makes beside a root it boots (<c>.#NAME.lck</c>), which a killed nspawn leaves.</summary>
+    public void DeleteLockOf(string root)
+    {
+        var inside = Inside(root);
+        var lockFile = Path.Combine(Path.GetDirectoryName(inside)!, $".#{Path.GetFileName(inside)}.lck");
+        if (File.Exists(lockFile) && new FileInfo(lockFile).LinkTarget is null)
+            File.Delete(lockFile);
+    }
+
     private static IEnumerable<string> MountsBelow(string path) =>
         File.ReadAllLines("/proc/self/mountinfo")
             .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
@@ -62,15 +71,17 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
     /// Refuses any path that is not strictly below the pool's root, or that a symbolic link on the way would lead
     /// elsewhere (a machine's root is the machine's to fill with links).
     /// </summary>
-    public string Inside(string path)
+    public string Inside(string path) =>
+        Refusal(path) is { } refusal ? throw new SpawnlabException($"refusing to delete {path}: {refusal}") : Path.GetFullPath(path);
+
+    /// <summary>Why <paramref name="path"/> is not the pool's to delete, or null when it is.</summary>
+    public string? Refusal(string path)
     {
         var full = Path.GetFullPath(path);
         var relative = Path.GetRelativePath(Root, full);
         if (!Path.IsPathRooted(path) || relative == "." || relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
-            throw new SpawnlabException($"refusing to delete {path}: it is not inside the pool {Root}");
-        if (LinkBetween(Root, full) is { } link)
-            throw new SpawnlabException($"refusing to delete {path}: {link} on the way is a symbolic link");
-        return full;
+            return $"it is not inside the pool {Root}";
+        return LinkBetween(Root, full) is { } link ? $"{link} on the way is a symbolic link" : null;
     }
 
     /// <summary>The first symbolic link among the components of <paramref name="path"/> below <paramref name="top"/> (path itself included), if any.</summary>

@@ -40,7 +40,12 @@ public sealed record HostObject(HostObjectKind Kind, string Name)
     /// <summary>For processes: the start time that identifies the pid.</summary>
     public long? StartTicks { get; init; }
 
-    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()} {Name}";
+    public override string ToString() => $"{Kind switch
+    {
+        HostObjectKind.NetworkNamespace => "network namespace",
+        HostObjectKind.NftTable => "nftables table",
+        _ => Kind.ToString().ToLowerInvariant(),
+    }} {Name}";
 }
 
 public sealed class NetworkState

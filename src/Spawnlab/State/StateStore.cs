@@ -31,26 +31,46 @@ public sealed class StateStore(string root)
         var path = StateFile(lab);
         if (!File.Exists(path))
             return null;
+        LabState? state;
         try
         {
-            return JsonSerializer.Deserialize<LabState>(File.ReadAllText(path), Json)
-                ?? throw new SpawnlabException($"state file {path} is empty");
+            state = JsonSerializer.Deserialize<LabState>(File.ReadAllText(path), Json);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
         {
             throw new SpawnlabException($"state file {path} is unreadable: {e.Message}");
         }
+        if (state is null || state.Lab != lab || state.Objects is null || state.Machines is null || state.Networks is null)
+            throw new SpawnlabException($"state file {path} is unreadable: it is empty, or not the state of lab {lab}");
+        return state;
     }
 
-    public IReadOnlyList<LabState> LoadAll()
+    /// <summary>Every lab whose state reads; a broken state file affects its own lab only (see <see cref="Unreadable"/>).</summary>
+    public IReadOnlyList<LabState> LoadAll() => [.. ReadAll().Select(r => r.State).OfType<LabState>()];
+
+    /// <summary>The labs whose state file exists but does not read, with why.</summary>
+    public IReadOnlyList<(string Lab, string Problem)> Unreadable() =>
+        [.. ReadAll().Where(r => r.Problem is not null).Select(r => (r.Lab, r.Problem!))];
+
+    private IEnumerable<(string Lab, LabState? State, string? Problem)> ReadAll()
     {
         if (!Directory.Exists(LabsDirectory))
-            return [];
-        return Directory.EnumerateDirectories(LabsDirectory)
-            .Order(StringComparer.Ordinal)
-            .Select(dir => Load(Path.GetFileName(dir)))
-            .OfType<LabState>()
-            .ToList();
+            yield break;
+        foreach (var lab in Directory.EnumerateDirectories(LabsDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+        {
+            LabState? state = null;
+            string? problem = null;
+            try
+            {
+                state = Load(lab!);
+            }
+            catch (SpawnlabException e)
+            {
+                problem = e.Message;
+            }
+            if (state is not null || problem is not null)
+                yield return (lab!, state, problem);
+        }
     }
 
     public void Save(LabState state)

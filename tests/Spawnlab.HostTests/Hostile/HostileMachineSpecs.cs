@@ -61,4 +61,52 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
                 await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task A_machine_whose_nspawn_was_killed_alone_is_seen_and_killed_through_its_cgroups_also_without_a_user_namespace()
+    {
+        var name = TestLab.Name("orp");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              real:
+                image: base
+                private_users: false
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var state = await controller.UpCleanlyAsync(lab);
+            var machine = state.Machines["real"];
+            Assert.NotEmpty(machine.Cgroups);
+            var first = Spawnlab.Host.HostProcess.Find(Spawnlab.Lifecycle.LabController.LeaderOf(state, machine))!;
+
+            // nspawn killed alone: the machine's systemd lives on, reparented.
+            machine.Process!.Signal(Spawnlab.Host.HostProcess.SigKill);
+            Assert.True(await machine.Process.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.True(first.IsAlive);
+            Assert.Equal("orphaned", Spawnlab.Lifecycle.MachineStatus.Of([controller.Store.Load(name)!]).Single().State);
+
+            // The next up kills it before it boots the machine again: one init on the root and the namespace.
+            state = await controller.UpCleanlyAsync(lab);
+            Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
+            var second = Spawnlab.Host.HostProcess.Find(Spawnlab.Lifecycle.LabController.LeaderOf(state, state.Machines["real"]))!;
+            Assert.Equal("running", Spawnlab.Lifecycle.MachineStatus.Of([state]).Single().State);
+
+            // And down kills what runs without its nspawn.
+            state.Machines["real"].Process!.Signal(Spawnlab.Host.HostProcess.SigKill);
+            Assert.True(await state.Machines["real"].Process!.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.True(second.IsAlive);
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+
+            Assert.True(await second.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["real"], PoolRoot(host)));
+        }
+        finally
+        {
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
 }

@@ -35,3 +35,24 @@ public sealed class StoragePoolSpecs
         Assert.Empty(shell.Commands);
     }
 }
+
+public sealed class StoragePoolLinkSpecs : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("spawnlab-pool-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void A_path_inside_the_pool_that_a_link_on_the_way_would_lead_out_of_it_is_refused()
+    {
+        var pool = new StoragePool(Path.Combine(_directory, "pool"), new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeShell());
+        Directory.CreateDirectory(Path.Combine(pool.Root, "labs", "x", "machines", "m"));
+        Directory.CreateDirectory(Path.Combine(_directory, "outside", "victim"));
+        File.CreateSymbolicLink(Path.Combine(pool.Root, "labs", "x", "machines", "m", "l"), Path.Combine(_directory, "outside"));
+
+        var error = Assert.Throws<SpawnlabException>(() => pool.Inside(Path.Combine(pool.Root, "labs/x/machines/m/l/victim")));
+
+        Assert.Contains($"{pool.Root}/labs/x/machines/m/l on the way is a symbolic link", error.Message, StringComparison.Ordinal);
+        Assert.Null(pool.Refusal(Path.Combine(pool.Root, "labs/x/machines/m")));
+    }
+}
