@@ -27,7 +27,11 @@ internal static class LogsCommand
                 files.AddRange(found.Stages.Select((s, i) => controller.StageLog(lab.Lab, found.Name, i, s.Name)));
             }
             foreach (var file in files.Where(File.Exists))
-                Console.Write(File.ReadAllText(file));
+            {
+                if (Spawnlab.Host.CappedLog.WasCut(file))
+                    Console.WriteLine($"--- {file} was cut: its oldest part is gone, the newest {Spawnlab.Host.CappedLog.Limit / 1024 / 1024} MiB at most are kept");
+                Console.Write(Spawnlab.Host.CappedLog.Read(file));
+            }
             return Task.FromResult(0);
         }));
         return command;

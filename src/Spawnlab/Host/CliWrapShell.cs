@@ -1,10 +1,8 @@
-using System.Text;
 using CliWrap;
-using CliWrap.Buffered;
 
 namespace Spawnlab.Host;
 
-/// <summary>Runs host commands with CliWrap, buffering their output.</summary>
+/// <summary>Runs host commands with CliWrap, keeping their output up to a bound (<see cref="BoundedOutput"/>).</summary>
 public sealed class CliWrapShell : IHostShell
 {
     public async Task<HostResult> RunAsync(HostCommand command, CancellationToken cancellationToken)
@@ -19,17 +17,20 @@ public sealed class CliWrapShell : IHostShell
             cli = cli.WithStandardInputPipe(PipeSource.FromFile(file));
         if (command.WorkingDirectory is { } directory)
             cli = cli.WithWorkingDirectory(directory);
-        BufferedCommandResult result;
+        using var standardOutput = new BoundedOutput();
+        using var standardError = new BoundedOutput();
+        CommandResult result;
         try
         {
-            result = await cli.ExecuteBufferedAsync(Encoding.UTF8, cancellationToken);
+            result = await cli.WithStandardOutputPipe(PipeTarget.ToStream(standardOutput)).WithStandardErrorPipe(PipeTarget.ToStream(standardError))
+                .ExecuteAsync(cancellationToken);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new SpawnlabException($"cannot run {command.Program}: {e.Message} (is it installed? `spawnlab doctor` lists what is missing)");
         }
         if (command.ThrowOnFailure && result.ExitCode != 0)
-            throw new HostCommandException(command, result.ExitCode, result.StandardError);
-        return new HostResult(result.ExitCode, result.StandardOutput, result.StandardError);
+            throw new HostCommandException(command, result.ExitCode, standardError.ToString());
+        return new HostResult(result.ExitCode, standardOutput.ToString(), standardError.ToString());
     }
 }

@@ -28,9 +28,9 @@ public sealed record HostCommand(string Program, ImmutableArray<string> Argument
 
     public HostCommand WithWorkingDirectory(string path) => this with { WorkingDirectory = path };
 
-    /// <summary>The same command with its stdout and stderr appended, interleaved as they come, to a log file.</summary>
-    public HostCommand LoggedTo(string logFile) =>
-        this with { Program = "sh", Arguments = ["-c", "exec \"$@\" >>\"$0\" 2>&1", logFile, Program, .. Arguments] };
+    /// <summary>The same command with its stdout and stderr appended, interleaved as they come, to a capped log file (<see cref="CappedLog"/>).</summary>
+    public HostCommand LoggedTo(string logFile, long? limit = null) =>
+        this with { Program = "sh", Arguments = ["-c", CappedLog.Redirect(limit) + CappedLog.RunThenDrain, logFile, Program, .. Arguments] };
 
     public HostCommand WithEnvironment(string name, string value) => this with { Environment = Environment.SetItem(name, value) };
 

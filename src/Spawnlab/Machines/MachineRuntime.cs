@@ -138,7 +138,7 @@ public sealed class MachineRuntime(IHostShell shell)
     {
         try
         {
-            var text = File.ReadAllLines(logFile).Select(l => StripAnsi(l).TrimEnd()).Where(l => l.Length > 0).TakeLast(lines);
+            var text = CappedLog.Read(logFile).Split('\n').Select(l => StripAnsi(l).TrimEnd()).Where(l => l.Length > 0).TakeLast(lines);
             return string.Join(Environment.NewLine, text.Select(l => "  " + l));
         }
         catch (IOException)

@@ -109,4 +109,68 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
                 await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task A_machine_that_floods_its_console_and_a_stage_that_floods_its_log_fill_no_more_than_the_log_limit()
+    {
+        const long limit = 1_000_000;
+        const long slack = 4096; // the lines Spawnlab itself adds: the boot's command line, the stage's steps
+        var name = TestLab.Name("fld");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              m:
+                image: base
+                stages:
+                  - name: flood
+                    run: |
+                      head -c 3000000 /dev/zero | tr '\0' s
+                      echo; echo stage-end
+                      setsid sh -c 'while :; do echo console flood console flood console flood; done > /dev/console 2>&1' </dev/null >/dev/null 2>&1 &
+            """);
+        var options = host.Options(DriverChoice.Btrfs);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        var previous = Environment.GetEnvironmentVariable("SPAWNLAB_LOG_LIMIT");
+        Environment.SetEnvironmentVariable("SPAWNLAB_LOG_LIMIT", limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            var state = await controller.UpCleanlyAsync(lab);
+            var bootLog = state.Machines["m"].LogFile;
+            var stageLog = controller.StageLog(name, "m", 0, "flood");
+
+            // The machine goes on flooding after up returned: its log is cut again and again, and stays within the limit.
+            var seen = new HashSet<string>();
+            for (var i = 0; i < 3; i++)
+            {
+                await Task.Delay(1000);
+                Assert.True(Spawnlab.Host.CappedLog.WasCut(bootLog));
+                Assert.InRange(new FileInfo(bootLog).Length + new FileInfo(bootLog + ".1").Length, limit / 2, limit + slack);
+                seen.Add(await File.ReadAllTextAsync(bootLog + ".1"));
+            }
+            Assert.True(seen.Count > 1, "the boot log was not cut again while the machine flooded its console");
+            Assert.Contains("console flood", Spawnlab.Host.CappedLog.Read(bootLog), StringComparison.Ordinal);
+            Assert.True(Spawnlab.Host.CappedLog.WasCut(stageLog));
+            var stage = Spawnlab.Host.CappedLog.Read(stageLog);
+            Assert.InRange(stage.Length, limit / 2, limit + slack);
+            Assert.Contains("stage-end", stage, StringComparison.Ordinal);
+            var logs = await HostProbe.CliAsync(options.StateDirectory, null, "logs", $"{name}/m");
+            Assert.Contains($"--- {bootLog} was cut", logs.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"--- {stageLog} was cut", logs.Stdout, StringComparison.Ordinal);
+
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], PoolRoot(host)));
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (Spawnlab.Host.HostProcess.Naming(Path.GetDirectoryName(bootLog)!).Count > 0 && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.Empty(Spawnlab.Host.HostProcess.Naming(Path.GetDirectoryName(bootLog)!));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SPAWNLAB_LOG_LIMIT", previous);
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
 }
