@@ -18,13 +18,24 @@ public static partial class LabParser
     /// <summary>Network names become interface names inside machines: at most 15 bytes.</summary>
     public const int MaxNetworkNameLength = 15;
 
+    /// <summary>A lab file is text a person writes: anything larger is not one.</summary>
+    public const int MaxFileBytes = 1024 * 1024;
+
+    /// <summary>Deeper nesting than this is no lab file, and would exhaust the parser's stack.</summary>
+    public const int MaxDepth = 32;
+
     public static LabDefinition ParseFile(string path)
     {
         var fullPath = Path.GetFullPath(path);
         string text;
         try
         {
-            text = File.ReadAllText(fullPath);
+            // A FIFO or a device reports no length: it is taken as empty, not read (a FIFO would block for ever, a device never end).
+            var info = new FileInfo(fullPath);
+            var target = info.Exists ? info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info : info;
+            if (target.Exists && target.Length > MaxFileBytes)
+                throw new SpawnlabException($"cannot read lab file {path}: it is larger than {MaxFileBytes / 1024} KiB", exitCode: 2);
+            text = target.Exists && target.Length == 0 ? "" : File.ReadAllText(fullPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -36,9 +47,20 @@ public static partial class LabParser
     public static LabDefinition Parse(string text, string filePath)
     {
         var reader = new YamlNodeReader(filePath);
+        if (text.IndexOf('\0', StringComparison.Ordinal) is >= 0 and var nul)
+        {
+            reader.Error(text[..nul].Count(c => c == '\n') + 1, nul - (text.LastIndexOf('\n', Math.Max(nul - 1, 0)) + 1) + 1, "a NUL byte: a lab file is text");
+            throw new LabFileException(reader.Errors);
+        }
         var stream = new YamlStream();
         try
         {
+            // The tree is built recursively: a nesting deep enough would overflow the stack and end the process.
+            if (TooDeep(text) is { } deep)
+            {
+                reader.Error(deep.Line, deep.Column, $"nested more than {MaxDepth} levels deep");
+                throw new LabFileException(reader.Errors);
+            }
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
@@ -69,6 +91,27 @@ public static partial class LabParser
         if (reader.Errors.Count > 0 || lab is null)
             throw new LabFileException(reader.Errors);
         return lab;
+    }
+
+    /// <summary>Where the nesting of collections first goes deeper than <see cref="MaxDepth"/>, read by the parser's event stream (no recursion); null if it never does.</summary>
+    private static Mark? TooDeep(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                        return parser.Current.Start;
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
+        return null;
     }
 
     /// <summary>Only the lab's name from a lab file, which may have been edited since the lab came up.</summary>
@@ -105,14 +148,14 @@ public static partial class LabParser
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\): ")]
     private static partial Regex MarkPrefix();
 
-    [GeneratedRegex("^[a-z][a-z0-9-]*$")]
+    [GeneratedRegex("^[a-z][a-z0-9-]*\\z")]
     public static partial Regex LabName();
 
     /// <summary>A hostname label: letters, digits and inner hyphens.</summary>
-    [GeneratedRegex("^[a-z]([a-z0-9-]*[a-z0-9])?$")]
+    [GeneratedRegex("^[a-z]([a-z0-9-]*[a-z0-9])?\\z")]
     internal static partial Regex MachineName();
 
-    [GeneratedRegex("^[a-z][a-z0-9_-]*$")]
+    [GeneratedRegex("^[a-z][a-z0-9_-]*\\z")]
     internal static partial Regex SimpleName();
 
     private sealed class Builder(YamlNodeReader reader, string filePath)
@@ -590,6 +633,12 @@ public static partial class LabParser
                 reader.Error(node, $"{what}: host path '{path}' does not exist (resolved to {full})");
                 return null;
             }
+            // A link inside the folder may lead out of it: what the machine would read or write is where it leads.
+            if (!Host.RealPath.IsWithin(full, _directory))
+            {
+                reader.Error(node, $"{what}: host path '{path}' is a symbolic link to {Host.RealPath.Of(full)}, outside the lab file's folder; expected a path inside {_directory}");
+                return null;
+            }
             return full;
         }
 
@@ -807,10 +856,11 @@ public static partial class LabParser
         {
             if (node is YamlScalarNode { Value: { } text } && DurationPattern().Match(text) is { Success: true } match)
             {
-                var value = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-                var duration = match.Groups[2].Value switch { "ms" => TimeSpan.FromMilliseconds(value), "m" => TimeSpan.FromMinutes(value), _ => TimeSpan.FromSeconds(value) };
-                if (duration > TimeSpan.Zero && duration <= TimeSpan.FromHours(1))
-                    return duration;
+                // Bounded before it becomes a TimeSpan, which a huge number would overflow.
+                var seconds = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+                    * match.Groups[2].Value switch { "ms" => 0.001, "m" => 60, _ => 1 };
+                if (seconds > 0 && seconds <= 3600)
+                    return TimeSpan.FromSeconds(seconds);
             }
             reader.Error(node, $"{what}: expected a duration such as 30s, 500ms or 2m (at most 1h), found {YamlNodeReader.Describe(node)}");
             return null;
@@ -866,15 +916,15 @@ public static partial class LabParser
     internal static IPAddress FromUInt(uint value) =>
         new([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]*$")]
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]*\\z")]
     internal static partial Regex StageName();
 
-    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")]
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?\z")]
     private static partial Regex DurationPattern();
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9+.-]+$")]
+    [GeneratedRegex("^[a-z0-9][a-z0-9+.-]+\\z")]
     private static partial Regex PackageName();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*\\z")]
     private static partial Regex InterfaceName();
 }

@@ -27,7 +27,8 @@ public static class StageKeys
     /// Keys of every machine's stages in a lab. A machine's `after:` enters its first key, a stage's `after:` that
     /// stage's key: a change to a stage reruns the stages of other machines that wait for it, and nothing else.
     /// </summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> ComputeLab(LabDefinition lab, IReadOnlyDictionary<string, string> baseKeys)
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> ComputeLab(
+        LabDefinition lab, IReadOnlyDictionary<string, string> baseKeys, CancellationToken cancellationToken = default)
     {
         var memo = new Dictionary<StageRef, string>();
         string KeyOf(StageRef node)
@@ -44,7 +45,7 @@ public static class StageKeys
             {
                 var index = machine.Stages.ToList().FindIndex(s => s.Name == node.Stage);
                 var previous = KeyOf(index == 0 ? new StageRef(machine.Name, LabGraph.Boot) : new StageRef(machine.Name, machine.Stages[index - 1].Name));
-                key = Of(Combine(previous, machine.Stages[index].After.Select(KeyOf)), machine.Stages[index]);
+                key = Of(Combine(previous, machine.Stages[index].After.Select(KeyOf)), machine.Stages[index], cancellationToken);
             }
             memo[node] = key;
             return key;
@@ -65,7 +66,10 @@ public static class StageKeys
         return list.Count == 0 ? key : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key + "|" + string.Join(",", list))))[..24];
     }
 
-    public static string Of(string previous, StageDefinition stage)
+    /// <summary>A file to copy larger than this is refused: its hash alone would hold up every up.</summary>
+    public const long MaxFileBytes = 2L * 1024 * 1024 * 1024;
+
+    public static string Of(string previous, StageDefinition stage, CancellationToken cancellationToken = default)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes(previous + "\n"));
@@ -78,30 +82,52 @@ public static class StageKeys
             Checks = stage.Checks.Select(c => c.Describe()),
         }));
         foreach (var file in stage.Files)
-            AppendContent(hash, file.Source);
+            AppendContent(hash, file.Source, cancellationToken);
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
     }
 
-    /// <summary>The content of a file, or of every file below a folder (names, modes and bytes), in a stable order.</summary>
-    private static void AppendContent(IncrementalHash hash, string path)
+    /// <summary>
+    /// The content of a file, or of every file below a folder (names, modes and bytes), in a stable order. A link is
+    /// hashed as where it points (it is copied as a link), and only a regular file's bytes are read, up to the size it
+    /// had: a bound folder that a machine writes may hold a FIFO, a device or a link to one, which must not hang up.
+    /// </summary>
+    private static void AppendContent(IncrementalHash hash, string path, CancellationToken cancellationToken)
     {
         if (File.Exists(path))
         {
-            AppendFile(hash, path, Path.GetFileName(path));
+            AppendFile(hash, path, Path.GetFileName(path), cancellationToken);
             return;
         }
         foreach (var file in Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            AppendFile(hash, file, Path.GetRelativePath(path, file));
+            AppendFile(hash, file, Path.GetRelativePath(path, file), cancellationToken);
     }
 
-    private static void AppendFile(IncrementalHash hash, string path, string name)
+    private static void AppendFile(IncrementalHash hash, string path, string name, CancellationToken cancellationToken)
     {
-        hash.AppendData(Encoding.UTF8.GetBytes($"\0{name}\0{(int)File.GetUnixFileMode(path)}\0"));
+        var info = new FileInfo(path);
+        if (info.LinkTarget is { } target)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"\0{name}\0link\0{target}\0"));
+            return;
+        }
+        var length = info.Length;
+        if (length > MaxFileBytes)
+            throw new SpawnlabException($"{path} is {length / (1024 * 1024)} MiB: files: copies at most {MaxFileBytes / (1024 * 1024)} MiB; bake large files into the image");
+        hash.AppendData(Encoding.UTF8.GetBytes($"\0{name}\0{(int)File.GetUnixFileMode(path)}\0{length}\0"));
+        // A FIFO or a device has no length: nothing is read from it.
+        if (length == 0)
+            return;
         using var stream = File.OpenRead(path);
         var buffer = new byte[81920];
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
+        for (long left = length; left > 0;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var read = stream.Read(buffer.AsSpan(0, (int)Math.Min(buffer.Length, left)));
+            if (read == 0)
+                break;
             hash.AppendData(buffer.AsSpan(0, read));
+            left -= read;
+        }
     }
 
     public static string Short(string key) => key[..Math.Min(10, key.Length)];

@@ -25,7 +25,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
 
         if (stage.Host is { } hostScript)
         {
-            var command = HostCommand.Of("/bin/sh", "-e", "-c", hostScript)
+            var command = HostCommand.Of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", NoLinksInRoot, "sh", hostScript)
                 .WithEnvironment("ROOT", context.Root)
                 .WithEnvironment("MACHINE", context.Machine)
                 .WithEnvironment("LAB", context.Lab.Name)
@@ -52,6 +52,15 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         }
         return results;
     }
+
+    /// <summary>
+    /// The machine fills its root with what it likes, links to host paths included, while a host script writes into it
+    /// as the host's root. So the script runs in a mount namespace of its own in which $ROOT is bound onto itself with
+    /// nosymfollow: no symbolic link inside the machine's root is followed there (a write through one fails with
+    /// "Too many levels of symbolic links"), and the host sees no mount.
+    /// </summary>
+    private const string NoLinksInRoot =
+        "mount --bind \"$ROOT\" \"$ROOT\" && mount -o remount,bind,nosymfollow \"$ROOT\" && exec /bin/sh -e -c \"$1\"";
 
     private static async Task StepAsync(StageContext context, StageDefinition stage, string logFile, string step, Func<Task> action)
     {

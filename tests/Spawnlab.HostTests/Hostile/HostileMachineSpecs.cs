@@ -173,4 +173,43 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
                 await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task A_host_script_never_follows_a_link_the_machine_planted_in_its_root()
+    {
+        var name = TestLab.Name("lnk");
+        var target = Directory.CreateDirectory(Path.Combine(_files.Directory, "host-folder")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(_files.Directory, "payload"), "from the lab");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              m:
+                image: base
+                stages:
+                  - name: plant
+                    run: ln -s {{target}} /etc/evil
+                  - name: deliver
+                    host: |
+                      cp payload "$ROOT/etc/deliver-ok"
+                      cp payload "$ROOT/etc/evil/planted"
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var result = await controller.UpAsync(lab, new Spawnlab.Lifecycle.UpOptions(), CancellationToken.None);
+
+            Assert.Contains(result.Failures, f => f.Contains("host script", StringComparison.Ordinal));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(target));
+            Assert.Equal("from the lab", await controller.InsideAsync(name, "m", "cat", "/etc/deliver-ok"));
+            Assert.Contains("Too many levels of symbolic links", await File.ReadAllTextAsync(controller.StageLog(name, "m", 1, "deliver")), StringComparison.Ordinal);
+            // The script's mount stayed in its own namespace.
+            Assert.Empty(HostProbe.MountsUnder(Path.Combine(PoolRoot(host), "labs", name)));
+        }
+        finally
+        {
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
 }

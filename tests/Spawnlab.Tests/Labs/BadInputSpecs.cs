@@ -102,6 +102,24 @@ public sealed class BadInputSpecs
     public void Random_text_never_crashes_the_parser() =>
         Gen.String[Gen.Char[Alphabet], 0, 200].Sample(ParseOrReject, iter: 3000);
 
+    [Fact]
+    public void Deep_nesting_and_control_characters_anywhere_never_crash_the_parser()
+    {
+        var input =
+            from depth in Gen.Int[0, 5000]
+            from open in Gen.Char["[{-"]
+            from controls in Gen.Char['\0', '\u001f'].Array[0, 4]
+            from at in Gen.Int[0, Valid.Length]
+            select (depth, open, controls, at);
+
+        input.Sample(t =>
+        {
+            var nesting = t.open == '-' ? string.Concat(Enumerable.Repeat("- ", t.depth)) : new string(t.open, t.depth);
+            ParseOrReject(Valid.Insert(t.at, new string(t.controls) + nesting));
+            ParseOrReject(Valid.Insert(t.at, new string(t.controls)));
+        }, iter: 400);
+    }
+
     private static void ParseOrReject(string text)
     {
         try

@@ -59,4 +59,32 @@ public sealed class StageKeySpecs : IDisposable
 
         Assert.NotEqual(before, StageKeys.Of("base", stage));
     }
+
+    [Fact]
+    public async Task A_FIFO_or_a_link_to_a_device_in_a_copied_folder_is_hashed_without_being_read()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_directory, "bound")).FullName;
+        File.WriteAllText(Path.Combine(folder, "real.conf"), "x");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(folder, "pipe"))!)
+            mkfifo.WaitForExit();
+        File.CreateSymbolicLink(Path.Combine(folder, "zero"), "/dev/zero");
+        var stage = new StageDefinition("s", [new FileCopy("/srv", folder, "./bound")], null, null, []);
+
+        var key = await Task.Run(() => StageKeys.Of("base", stage)).WaitAsync(TimeSpan.FromSeconds(10));
+
+        File.Delete(Path.Combine(folder, "zero"));
+        File.CreateSymbolicLink(Path.Combine(folder, "zero"), "/dev/null");
+        Assert.NotEqual(key, StageKeys.Of("base", stage));
+    }
+
+    [Fact]
+    public void Hashing_stops_when_cancelled()
+    {
+        var file = Path.Combine(_directory, "big");
+        using (var stream = File.Create(file))
+            stream.SetLength(64 * 1024 * 1024);
+        var stage = new StageDefinition("s", [new FileCopy("/big", file, "./big")], null, null, []);
+
+        Assert.Throws<OperationCanceledException>(() => StageKeys.Of("base", stage, new CancellationToken(canceled: true)));
+    }
 }
