@@ -14,6 +14,8 @@ public sealed class IpTool(IHostShell shell)
     public async Task CreateBridgeAsync(string name, string mac, string? cidr, CancellationToken cancellationToken)
     {
         await shell.RunAsync("ip", ["link", "add", name, "address", mac, "type", "bridge"], cancellationToken);
+        // No IPv6 link-local address: the lab's firewall is IPv4, and the host is reached at its lab address only.
+        await shell.RunAsync("ip", ["link", "set", name, "addrgenmode", "none"], cancellationToken);
         if (cidr is not null)
             await shell.RunAsync("ip", ["addr", "add", cidr, "dev", name], cancellationToken);
         await shell.RunAsync("ip", ["link", "set", name, "up"], cancellationToken);
@@ -38,7 +40,7 @@ public sealed class IpTool(IHostShell shell)
         foreach (var veth in veths)
         {
             host.Add($"link add {veth.HostName} type veth peer name {veth.InnerName} address {veth.Mac} netns {@namespace}");
-            host.Add($"link set {veth.HostName} master {veth.Bridge} up");
+            host.Add($"link set {veth.HostName} addrgenmode none master {veth.Bridge} up");
             inside.Add($"link set {veth.InnerName} up");
             if (veth.Cidr is not null)
                 inside.Add($"addr add {veth.Cidr} dev {veth.InnerName}");

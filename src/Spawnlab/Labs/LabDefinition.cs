@@ -27,7 +27,27 @@ public sealed record NetworkDefinition(
     IPAddress? Host,
     bool Nat,
     bool Dhcp,
-    string? Uplink);
+    string? Uplink)
+{
+    /// <summary>What machines on the network reach of the host, at its address on the network only.</summary>
+    public HostAccess HostAccess { get; init; } = HostAccess.All;
+
+    /// <summary>The host's DNS server answers names other than the lab's by asking the host's resolvers (default: with NAT only).</summary>
+    public bool DnsForward { get; init; }
+}
+
+/// <summary>What the host lets machines of a network reach at its address on that network (never its other addresses).</summary>
+public enum HostAccess
+{
+    /// <summary>Every service the host offers there, and ping.</summary>
+    All,
+
+    /// <summary>The lab's DHCP and DNS servers, and ping.</summary>
+    DhcpDns,
+
+    /// <summary>Nothing: the host only answers what it asked (replies to its own connections).</summary>
+    None,
+}
 
 public sealed record MachineDefinition(
     string Name,

@@ -307,7 +307,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink");
+                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink", "host_access", "dns_forward");
                 IPNetwork? subnet = null;
                 if (!fields.TryGetValue("subnet", out var subnetNode))
                     reader.Error(body, $"{what}: missing key 'subnet' (an IPv4 network such as 10.0.0.0/24)");
@@ -338,8 +338,26 @@ public static partial class LabParser
                 }
                 if (dhcp == true && host is null && hostNode is null)
                     reader.Error(dhcpNode!, $"{what} dhcp: the host serves DHCP and DNS from its address on the network; expected a 'host' address");
-                if (subnet is { } net && nat is { } n && dhcp is { } d)
-                    networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink), keyNode);
+                HostAccess? access = HostAccess.All;
+                if (fields.TryGetValue("host_access", out var accessNode))
+                {
+                    access = reader.String(accessNode, $"{what} host_access") switch
+                    {
+                        "all" => HostAccess.All,
+                        "dhcp-dns" => HostAccess.DhcpDns,
+                        "none" => HostAccess.None,
+                        _ => null,
+                    };
+                    if (access is null)
+                        reader.Error(accessNode, $"{what} host_access: expected all, dhcp-dns or none, found {YamlNodeReader.Describe(accessNode)}");
+                    else if (access == HostAccess.None && dhcp == true)
+                        reader.Error(accessNode, $"{what} host_access: none leaves the network's DHCP and DNS out of reach; expected dhcp-dns");
+                }
+                var dnsForward = fields.TryGetValue("dns_forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} dns_forward") : nat;
+                if (dnsForward == true && forwardNode is not null && dhcp != true)
+                    reader.Error(forwardNode, $"{what} dns_forward: only the host's DNS server of a network with 'dhcp: true' forwards; expected dhcp: true");
+                if (subnet is { } net && nat is { } n && dhcp is { } d && access is { } a && dnsForward is { } f)
+                    networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink) { HostAccess = a, DnsForward = f }, keyNode);
             }
             return networks;
         }

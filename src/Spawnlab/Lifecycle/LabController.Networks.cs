@@ -34,7 +34,7 @@ public sealed partial class LabController
 
     private async Task UpNetworksAsync(LabDefinition lab, StateJournal journal, string? uplinkOverride, CancellationToken cancellationToken)
     {
-        var natRules = new List<(string, string)>();
+        var uplinks = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var network in lab.Networks.Values)
         {
             var bridge = HostNames.Bridge(lab.Name, network.Name);
@@ -43,7 +43,7 @@ public sealed partial class LabController
             {
                 uplink = uplinkOverride ?? network.Uplink ?? await _ip.DefaultRouteInterfaceAsync(cancellationToken)
                     ?? throw new SpawnlabException($"network '{network.Name}' asks for NAT but the host has no default route; set 'uplink:' to the interface to masquerade towards");
-                natRules.Add((network.Subnet.ToString(), uplink));
+                uplinks[network.Name] = uplink;
             }
             var hostCidr = network.Host is { } host ? $"{host}/{network.Subnet.PrefixLength}" : null;
             journal.Update(s => s.Networks[network.Name] = new NetworkState
@@ -68,13 +68,14 @@ public sealed partial class LabController
         foreach (var network in lab.Networks.Values.Where(n => n.Dhcp))
             await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
         var table = HostNames.NftTable(lab.Name);
-        if (natRules.Count > 0)
+        if (uplinks.Count > 0)
             await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
         if (lab.Networks.Count > 0)
         {
             journal.Record(new HostObject(HostObjectKind.NftTable, table));
-            await _nft.ApplyAsync(table, natRules,
-                [.. lab.Networks.Values.Select(n => (HostNames.Bridge(lab.Name, n.Name), HostNames.BridgeMac(lab.Name, n.Name)))], cancellationToken);
+            await _nft.ApplyAsync(table, [.. lab.Networks.Values.Select(n => new FirewallNetwork(
+                HostNames.Bridge(lab.Name, n.Name), HostNames.BridgeMac(lab.Name, n.Name), n.Subnet.ToString(), n.Host?.ToString(),
+                uplinks.GetValueOrDefault(n.Name), n.HostAccess))], cancellationToken);
         }
     }
 

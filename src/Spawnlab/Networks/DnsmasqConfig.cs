@@ -5,7 +5,8 @@ namespace Spawnlab.Networks;
 
 /// <summary>
 /// The configuration of the dnsmasq that serves DHCP and DNS on a network with 'dhcp: true': leases from the upper half
-/// of the subnet, fixed leases by MAC, and the lab's machines resolvable as MACHINE and MACHINE.LAB.
+/// of the subnet, fixed leases by MAC, and the lab's machines resolvable as MACHINE and MACHINE.LAB; other names are
+/// asked of the host's resolvers only with 'dns_forward' (by default, on a network with NAT).
 /// </summary>
 public static class DnsmasqConfig
 {
@@ -29,6 +30,9 @@ public static class DnsmasqConfig
         text.AppendLine("expand-hosts");
         text.AppendLine("domain-needed");
         text.AppendLine("bogus-priv");
+        // A lab is a network of its own: names other than the lab's are not looked up outside unless it says so.
+        if (!network.DnsForward)
+            text.AppendLine("no-resolv");
         text.AppendLine($"dhcp-range={start},{end},{network.Subnet.PrefixLength switch { _ => MaskOf(network.Subnet.PrefixLength) }},12h");
         text.AppendLine("dhcp-authoritative");
         text.AppendLine($"dhcp-leasefile={leaseFile}");

@@ -23,9 +23,9 @@ public sealed class IpToolSpecs
             """
             netns add spawnlab-lab-gw
             link add slvgw-123456 type veth peer name lan address 02:00:00:00:00:01 netns spawnlab-lab-gw
-            link set slvgw-123456 master slblan-abcdef up
+            link set slvgw-123456 addrgenmode none master slblan-abcdef up
             link add slvgw-654321 type veth peer name dmz address 02:00:00:00:00:02 netns spawnlab-lab-gw
-            link set slvgw-654321 master slbdmz-fedcba up
+            link set slvgw-654321 addrgenmode none master slbdmz-fedcba up
 
             """.ReplaceLineEndings("\n"),
             shell.Commands[0].StandardInput);
