@@ -27,5 +27,11 @@ internal static class CommandRunner
             Console.Error.WriteLine("spawnlab: interrupted");
             return 130;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The host said no where Spawnlab did not expect it: one line, not a stack trace.
+            Console.Error.WriteLine($"spawnlab: {e.Message}");
+            return 1;
+        }
     }
 }

@@ -14,8 +14,11 @@ internal static class ListCommand
         var command = new Command("ls", "List the machines of every lab, or of one lab") { lab, json };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
-            var labs = GlobalOptions.Controller(result).Store.LoadAll()
-                .Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
+            var store = GlobalOptions.Controller(result).Store;
+            var labs = store.LoadAll().Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
+            // A lab whose state does not read is named, so that it is not forgotten; the others are listed as usual.
+            foreach (var (broken, problem) in store.Unreadable().Where(u => result.GetValue(lab) is not { } only || u.Lab == only))
+                Console.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
             var machines = await MachineStatus.WithLeasesAsync(new Spawnlab.Host.CliWrapShell(), labs, cancellationToken);
             if (result.GetValue(json))
             {
@@ -34,7 +37,7 @@ internal static class ListCommand
                 table.AddRow(
                     Markup.Escape(m.Lab),
                     Markup.Escape(m.Machine),
-                    m.State == "running" ? "[green]running[/]" : "[yellow]stopped[/]",
+                    m.State switch { "running" => "[green]running[/]", "orphaned" => "[red]orphaned[/]", _ => "[yellow]stopped[/]" },
                     // Whose root the machine's root is: a user namespace of its own, or the host's.
                     m.PrivateUsers ? "private" : "host",
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "-"}"))),

@@ -153,7 +153,7 @@ public static partial class LabParser
 
     /// <summary>A hostname label: letters, digits and inner hyphens.</summary>
     [GeneratedRegex("^[a-z]([a-z0-9-]*[a-z0-9])?\\z")]
-    internal static partial Regex MachineName();
+    public static partial Regex MachineName();
 
     [GeneratedRegex("^[a-z][a-z0-9_-]*\\z")]
     internal static partial Regex SimpleName();

@@ -189,7 +189,7 @@ public sealed partial class LabController
         {
             var obj = new HostObject(HostObjectKind.Cgroup, cgroup);
             if (!journal.State.Has(obj) && Directory.Exists(cgroup))
-                throw new SpawnlabException($"cgroup {cgroup} exists but lab {journal.State.Lab} did not make it; refusing to take it over");
+                throw new SpawnlabException(LeftBehind(journal.State.Lab, $"cgroup {cgroup}"));
             // The cgroups of an earlier boot go first, with what systemd inside made in them.
             await MachineCgroup.RemoveAsync(cgroup, cancellationToken);
             journal.Record(obj);

@@ -61,7 +61,7 @@ public sealed partial class LabController
             if (journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
                 continue;
             if (!journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
-                throw new SpawnlabException($"interface {bridge} exists but lab {lab.Name} did not make it; refusing to take it over");
+                throw new SpawnlabException(LeftBehind(lab.Name, $"interface {bridge}"));
             journal.Record(obj);
             await _ip.CreateBridgeAsync(bridge, HostNames.BridgeMac(lab.Name, network.Name), hostCidr, cancellationToken);
         }
@@ -89,7 +89,7 @@ public sealed partial class LabController
         var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
         var exists = IpTool.NamespaceExists(state.Namespace);
         if (exists && !journal.State.Has(netns))
-            throw new SpawnlabException($"network namespace {state.Namespace} exists but lab {journal.State.Lab} did not make it; refusing to take it over");
+            throw new SpawnlabException(LeftBehind(journal.State.Lab, $"network namespace {state.Namespace}"));
         if (exists && leader is null)
             return;
         if (exists)

@@ -199,44 +199,20 @@ public sealed partial class LabController
     {
         HostUser.RequireRoot("spawnlab clean");
         var removed = new List<string>();
+        var problems = new List<string>();
         foreach (var lab in Store.LoadAll())
         {
-            using (var labLock = await LockAsync(lab.Lab, cancellationToken))
+            try
             {
-                var state = Store.Load(lab.Lab)!;
-                // A machine whose nspawn was killed alone still runs in its cgroups.
-                var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true } || MachineCgroup.IsPopulated(m.Cgroups)).Select(m => m.Name).ToList();
-                var strays = StrayMachines(state);
-                if (running.Count == 0 && strays.Count == 0)
-                {
-                    var objects = state.Objects.Select(o => o.ToString()).ToList();
-                    labLock.Dispose();
-                    await DownAsync(lab.Lab, purgeImages: false, cancellationToken);
-                    removed.Add($"lab {lab.Lab} (nothing of it was running): {(objects.Count == 0 ? "its state" : string.Join(", ", objects))}");
-                    continue;
-                }
-                var journal = new StateJournal(Store, state);
-                var pool = await OpenPoolOfAsync(state, cancellationToken);
-                foreach (var process in strays)
-                {
-                    process.Signal(HostProcess.SigKill);
-                    removed.Add($"lab {lab.Lab}: stray systemd-nspawn pid {process.Pid} not in the record");
-                }
-                foreach (var obj in state.Objects.ToList())
-                {
-                    var leftover = obj.Kind switch
-                    {
-                        HostObjectKind.Root => Path.GetFileName(obj.Name).StartsWith(".tmp-", StringComparison.Ordinal) || obj.Name.Contains(".old-", StringComparison.Ordinal),
-                        HostObjectKind.Process => obj.StartTicks is { } ticks && !new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks).IsAlive,
-                        _ => false,
-                    };
-                    if (!leftover)
-                        continue;
-                    await RemoveObjectAsync(journal, pool, obj, cancellationToken);
-                    removed.Add($"lab {lab.Lab}: {obj}");
-                }
+                await CleanLabAsync(lab.Lab, removed, cancellationToken);
+            }
+            catch (SpawnlabException e)
+            {
+                // One lab that cannot be cleaned does not keep the others from being cleaned.
+                problems.Add(e.Message);
             }
         }
+        problems.AddRange(Store.Unreadable().Select(u => $"lab {u.Lab}: {u.Problem}; `spawnlab clean --force {u.Lab}` removes what it left"));
         if (new PoolOpener(shell, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
         {
             var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
@@ -246,15 +222,74 @@ public sealed partial class LabController
                 removed.Add($"interrupted bootstrap {Path.GetFileName(leftover)}");
             }
         }
+        if (problems.Count > 0)
+        {
+            throw new SpawnlabException(
+                string.Concat(removed.Select(r => $"removed {r}{Environment.NewLine}")) + "clean could not finish:" + string.Concat(problems.Select(p => $"{Environment.NewLine}  {p}")));
+        }
         return removed;
     }
 
-    /// <summary>systemd-nspawn processes booting a machine of this lab that the record does not name (a CLI killed between the two).</summary>
+    /// <summary>Cleans one lab: down if nothing of it runs, otherwise the leftovers of interrupted work only.</summary>
+    private async Task CleanLabAsync(string labName, List<string> removed, CancellationToken cancellationToken)
+    {
+        using var labLock = await LockAsync(labName, cancellationToken);
+        if (Store.Load(labName) is not { } state)
+            return;
+        // A machine whose nspawn was killed alone still runs in its cgroups.
+        var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true } || MachineCgroup.IsPopulated(m.Cgroups)).Select(m => m.Name).ToList();
+        var strays = StrayMachines(state);
+        if (running.Count == 0 && strays.Count == 0)
+        {
+            var objects = state.Objects.Select(o => o.ToString()).ToList();
+            labLock.Dispose();
+            await DownAsync(labName, purgeImages: false, cancellationToken);
+            removed.Add($"lab {labName} (nothing of it was running): {(objects.Count == 0 ? "its state" : string.Join(", ", objects))}");
+            return;
+        }
+        var journal = new StateJournal(Store, state);
+        var pool = await OpenPoolOfAsync(state, cancellationToken);
+        var unknown = new List<string>();
+        foreach (var process in strays)
+        {
+            // A second boot of a recorded machine that a killed CLI did not record goes; a machine the record does
+            // not know at all (a state that lost it) is not clean's to kill.
+            var unit = process.Arguments().FirstOrDefault(a => a.StartsWith("--machine=", StringComparison.Ordinal))?["--machine=".Length..] ?? "";
+            if (!state.Machines.ContainsKey(unit[..Math.Max(unit.IndexOf('.'), 0)]))
+            {
+                unknown.Add(unit);
+                continue;
+            }
+            process.Signal(HostProcess.SigKill);
+            removed.Add($"lab {labName}: stray systemd-nspawn pid {process.Pid} not in the record");
+        }
+        foreach (var obj in state.Objects.ToList())
+        {
+            var leftover = obj.Kind switch
+            {
+                HostObjectKind.Root => Path.GetFileName(obj.Name).StartsWith(".tmp-", StringComparison.Ordinal) || obj.Name.Contains(".old-", StringComparison.Ordinal),
+                HostObjectKind.Process => obj.StartTicks is { } ticks && !new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks).IsAlive,
+                _ => false,
+            };
+            if (!leftover)
+                continue;
+            await RemoveObjectAsync(journal, pool, obj, cancellationToken);
+            removed.Add($"lab {labName}: {obj}");
+        }
+        if (unknown.Count > 0)
+            throw new SpawnlabException($"lab {labName}: {string.Join(", ", unknown)} run but its state does not record them; `spawnlab clean --force {labName}` takes the lab down whatever its state says");
+    }
+
+    /// <summary>
+    /// systemd-nspawn processes booting a machine of this lab that the record does not name: a CLI killed between the
+    /// two, or a record that lost its machines. A machine's name has no '.', so MACHINE.LAB names this lab alone.
+    /// </summary>
     private static IReadOnlyList<HostProcess> StrayMachines(LabState lab)
     {
         var recorded = lab.Machines.Values.Select(m => m.Pid).OfType<int>().ToHashSet();
-        var units = lab.Machines.Keys.Select(m => $"--machine={HostNames.MachineUnitName(lab.Lab, m)}").ToHashSet(StringComparer.Ordinal);
-        return [.. HostProcess.Matching(arguments => arguments[0].EndsWith("systemd-nspawn", StringComparison.Ordinal) && arguments.Any(units.Contains))
+        return [.. HostProcess.Matching(arguments => Path.GetFileName(arguments[0]) == "systemd-nspawn"
+                && arguments.Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab.Lab}", StringComparison.Ordinal)
+                    && a["--machine=".Length..].IndexOf('.') == a.Length - "--machine=".Length - lab.Lab.Length - 1))
             .Where(p => !recorded.Contains(p.Pid))];
     }
 }

@@ -4,6 +4,7 @@ using Spawnlab.Host;
 using Spawnlab.Images;
 using Spawnlab.Labs;
 using Spawnlab.Machines;
+using Spawnlab.Networks;
 using Spawnlab.Pool;
 using Spawnlab.Stages;
 using Spawnlab.State;
@@ -42,6 +43,20 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         if (existing is not null && existing.PoolPath != pool.Root)
             throw new SpawnlabException($"lab {lab.Name} is up in another pool ({existing.PoolPath}); run `spawnlab down {lab.Name}` first");
         var journal = new StateJournal(Store, existing ?? new LabState { Lab = lab.Name, PoolPath = pool.Root, Driver = pool.Driver.Name });
+        try
+        {
+            return await UpRecordedAsync(lab, up, pool, journal, cancellationToken);
+        }
+        catch (Exception) when (existing is null && journal.State.Objects.Count == 0 && journal.State.Machines.Count == 0)
+        {
+            // A new lab refused before it made anything leaves no record behind.
+            Store.Delete(lab.Name);
+            throw;
+        }
+    }
+
+    private async Task<UpResult> UpRecordedAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal, CancellationToken cancellationToken)
+    {
         journal.Update(s => s.LabFile = lab.FilePath);
         Directory.CreateDirectory(Store.LogDirectory(lab.Name));
 
@@ -194,12 +209,19 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             var hostNetwork = IPNetwork.Parse($"{LabParser.Mask(address, int.Parse(cidr[(cidr.IndexOf('/') + 1)..]))}/{cidr[(cidr.IndexOf('/') + 1)..]}");
             foreach (var network in lab.Networks.Values)
             {
+                if (iface == HostNames.Bridge(lab.Name, network.Name))
+                    throw new SpawnlabException(LeftBehind(lab.Name, $"interface {iface}, the bridge of network '{network.Name}',"));
                 if (network.Subnet.Contains(address) || hostNetwork.Contains(network.Subnet.BaseAddress))
                     throw new SpawnlabException(
                         $"network '{network.Name}' of lab {lab.Name}: subnet {network.Subnet} clashes with {cidr} on host interface {iface}; choose another subnet");
             }
         }
     }
+
+    /// <summary>What to say of an object named as the lab's that its state does not record.</summary>
+    internal static string LeftBehind(string lab, string what) =>
+        $"{what} exists but lab {lab} did not record it: it is left from a run of lab {lab} whose state was lost " +
+        $"(`spawnlab clean --force {lab}` removes what is left of it), or another program made it; refusing to take it over";
 
     private async Task<StoragePool> OpenPoolOfAsync(LabState lab, CancellationToken cancellationToken)
     {
