@@ -29,4 +29,24 @@ var tokens = args.TakeWhile(a => a != "--").SelectMany(a => a.StartsWith("--", S
         : [a])
     .Concat(args.SkipWhile(a => a != "--"))
     .ToArray();
-return await root.Parse(tokens).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
+// An option this command does not know would otherwise be taken for the value of an optional argument.
+foreach (var argument in Subcommands(root).SelectMany(c => c.Arguments).Where(a => a.Name != "command"))
+{
+    argument.Validators.Add(result =>
+    {
+        if (result.Tokens.FirstOrDefault(t => t.Value.StartsWith('-') && t.Value.Length > 1) is { } token)
+            result.AddError($"unknown option '{token.Value}'");
+    });
+}
+var parsed = root.Parse(tokens);
+if (parsed.Errors.Count > 0 && !tokens.Any(t => t is "-h" or "--help" or "-?"))
+{
+    // Invalid input: one line each, the exit code of invalid input.
+    foreach (var error in parsed.Errors)
+        Console.Error.WriteLine($"spawnlab: {error.Message}");
+    Console.Error.WriteLine($"see `spawnlab {string.Join(' ', parsed.CommandResult.Command == root ? [] : new[] { parsed.CommandResult.Command.Name })} --help`".Replace("  ", " ", StringComparison.Ordinal));
+    return 2;
+}
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
+
+static IEnumerable<Command> Subcommands(Command command) => command.Subcommands.SelectMany(c => Subcommands(c).Prepend(c));

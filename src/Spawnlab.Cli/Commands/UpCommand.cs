@@ -14,6 +14,11 @@ internal static class UpCommand
         var noCache = new Option<bool>("--no-cache") { Description = "Run every stage again, from the image" };
         var uplink = new Option<string?>("--uplink") { Description = "Masquerade every NAT network towards this interface (default: each network's uplink, else the default route's)" };
         var jobs = new Option<int?>("--jobs", "-j") { Description = "How many machines may boot or run a stage at the same time (default: 4 per core)" };
+        jobs.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1)
+                result.AddError("--jobs: expected a number of machines, 1 or more");
+        });
         var command = new Command("up", "Bring a lab up: bootstrap its images once, make its networks, boot its machines, run their stages")
         {
             file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit,

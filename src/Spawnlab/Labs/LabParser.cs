@@ -70,12 +70,18 @@ public static partial class LabParser
             message = StripMarkPrefix(message);
             if (e.Message.Contains("Duplicate key", StringComparison.Ordinal))
                 message = "duplicate key: each name may appear only once in a mapping";
-            reader.Error(e.Start.Line, e.Start.Column, $"invalid YAML: {message}");
+            if (IndentingTab(text) is { } tab)
+                reader.Error(tab.Line, tab.Column, "invalid YAML: a tab in the indentation; YAML indents with spaces");
+            else
+                reader.Error(e.Start.Line, e.Start.Column, $"invalid YAML: {message}");
             throw new LabFileException(reader.Errors);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            reader.Error(1, 1, $"invalid YAML: {e.Message}");
+            if (IndentingTab(text) is { } tab)
+                reader.Error(tab.Line, tab.Column, "invalid YAML: a tab in the indentation; YAML indents with spaces");
+            else
+                reader.Error(1, 1, $"invalid YAML: {e.Message}");
             throw new LabFileException(reader.Errors);
         }
 
@@ -91,6 +97,19 @@ public static partial class LabParser
         if (reader.Errors.Count > 0 || lab is null)
             throw new LabFileException(reader.Errors);
         return lab;
+    }
+
+    /// <summary>The first tab among the spaces that start a line, where a YAML error most likely comes from.</summary>
+    private static (int Line, int Column)? IndentingTab(string text)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var indentation = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            if (lines[i].IndexOf('\t', 0, indentation) is >= 0 and var column && lines[i].Trim().Length > 0)
+                return (i + 1, column + 1);
+        }
+        return null;
     }
 
     /// <summary>Where the nesting of collections first goes deeper than <see cref="MaxDepth"/>, read by the parser's event stream (no recursion); null if it never does.</summary>
@@ -208,12 +227,12 @@ public static partial class LabParser
         {
             if (!pattern.IsMatch(value))
             {
-                reader.Error(node, $"{what} name '{value}': expected {expected}");
+                reader.Error(node, $"{what} name '{Printable(value)}': expected {expected}");
                 return null;
             }
             if (value.Length > maxLength)
             {
-                reader.Error(node, $"{what} name '{value}' is {value.Length} characters long: expected at most {maxLength}");
+                reader.Error(node, $"{what} name '{Printable(value)}' is {value.Length} characters long: expected at most {maxLength}");
                 return null;
             }
             return value;
@@ -487,10 +506,19 @@ public static partial class LabParser
                 {
                     foreach (var (text, pathNode) in reader.Strings(tmpfsNode, $"{what} tmpfs"))
                     {
-                        if (MachinePath(pathNode, text, $"{what} tmpfs"))
-                            tmpfs.Add(text);
-                        else
+                        if (!MachinePath(pathNode, text, $"{what} tmpfs"))
+                        {
                             ok = false;
+                        }
+                        else if (NoTmpfs.FirstOrDefault(p => text.TrimEnd('/') == p || (KernelFolders.Contains(p) && text.StartsWith(p + "/", StringComparison.Ordinal))) is { } hidden)
+                        {
+                            reader.Error(pathNode, $"{what} tmpfs: '{text}' would hide {(KernelFolders.Contains(hidden) ? "what the kernel and nspawn mount there" : "what the machine needs to boot")}; expected a folder of data such as /var/tmp or /home");
+                            ok = false;
+                        }
+                        else
+                        {
+                            tmpfs.Add(text);
+                        }
                     }
                 }
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
@@ -704,7 +732,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, $"{machine} stage") is not { } body)
                 return null;
-            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "checks", "after");
+            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "checks", "after", "timeout");
             if (!fields.TryGetValue("name", out var nameNode))
             {
                 reader.Error(body, $"{machine} stage: missing key 'name'");
@@ -759,7 +787,15 @@ public static partial class LabParser
                 }
             }
             var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
-            return ok ? new StageDefinition(name, files, host, run, checks) { After = after } : null;
+            var timeout = StageDefinition.DefaultTimeout;
+            if (fields.TryGetValue("timeout", out var timeoutNode))
+            {
+                if (Duration(timeoutNode, $"{what} timeout", maxSeconds: 24 * 3600) is { } t)
+                    timeout = t;
+                else
+                    ok = false;
+            }
+            return ok ? new StageDefinition(name, files, host, run, checks) { After = after, Timeout = timeout } : null;
         }
 
         private static readonly Dictionary<string, (CheckKind Kind, string[] Options)> CheckKinds = new(StringComparer.Ordinal)
@@ -870,17 +906,25 @@ public static partial class LabParser
             return ok ? check : null;
         }
 
-        private TimeSpan? Duration(YamlNode node, string what)
+        // An empty tmpfs there hides the kernel's interfaces that nspawn sets up, or the system the machine boots.
+        private static readonly string[] KernelFolders = ["/proc", "/sys", "/dev", "/run"];
+        private static readonly string[] NoTmpfs = [.. KernelFolders, "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/var", "/var/lib"];
+
+        /// <summary>A name as it can be printed on one line: control characters as escapes.</summary>
+        private static string Printable(string value) =>
+            string.Concat(value.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+
+        private TimeSpan? Duration(YamlNode node, string what, double maxSeconds = 3600)
         {
             if (node is YamlScalarNode { Value: { } text } && DurationPattern().Match(text) is { Success: true } match)
             {
                 // Bounded before it becomes a TimeSpan, which a huge number would overflow.
                 var seconds = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
-                    * match.Groups[2].Value switch { "ms" => 0.001, "m" => 60, _ => 1 };
-                if (seconds > 0 && seconds <= 3600)
+                    * match.Groups[2].Value switch { "ms" => 0.001, "m" => 60, "h" => 3600, _ => 1 };
+                if (seconds > 0 && seconds <= maxSeconds)
                     return TimeSpan.FromSeconds(seconds);
             }
-            reader.Error(node, $"{what}: expected a duration such as 30s, 500ms or 2m (at most 1h), found {YamlNodeReader.Describe(node)}");
+            reader.Error(node, $"{what}: expected a duration such as 30s, 500ms or 2m (at most {maxSeconds / 3600:0}h), found {YamlNodeReader.Describe(node)}");
             return null;
         }
 
@@ -937,7 +981,7 @@ public static partial class LabParser
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]*\\z")]
     internal static partial Regex StageName();
 
-    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?\z")]
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?\z")]
     private static partial Regex DurationPattern();
 
     [GeneratedRegex("^[a-z0-9][a-z0-9+.-]+\\z")]

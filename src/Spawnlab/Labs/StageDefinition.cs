@@ -8,8 +8,13 @@ public sealed record StageDefinition(
     string? Run,
     IReadOnlyList<CheckDefinition> Checks)
 {
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(30);
+
     /// <summary>Stages of other machines this stage waits for.</summary>
     public IReadOnlyList<StageRef> After { get; init; } = [];
+
+    /// <summary>How long its copies and scripts may take together (its checks have their own timeouts).</summary>
+    public TimeSpan Timeout { get; init; } = DefaultTimeout;
 }
 
 /// <summary>A file or folder of the host (resolved against the lab file's folder) copied to a path inside the machine.</summary>

@@ -60,6 +60,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         journal.Update(s => s.LabFile = lab.FilePath);
         Directory.CreateDirectory(Store.LogDirectory(lab.Name));
 
+        CheckNameClashes(lab);
         await CheckHostClashesAsync(lab, journal.State, cancellationToken);
         await RemoveObsoleteAsync(lab, journal, pool, cancellationToken);
 
@@ -198,6 +199,24 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             throw new SpawnlabException($"lab {lab.Name} cannot come up on this host (`spawnlab doctor --fix` repairs what it can):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
     }
 
+    /// <summary>
+    /// Host names join the lab's and the machine's with '-', which both may hold: lab adv8-x's machine m1 and lab
+    /// adv8's machine x-m1 would share a network namespace and cgroups. The second lab is refused before it makes anything.
+    /// </summary>
+    private void CheckNameClashes(LabDefinition lab)
+    {
+        foreach (var other in Store.LoadAll().Where(l => l.Lab != lab.Name))
+        {
+            foreach (var machine in lab.Machines.Keys)
+            {
+                var name = HostNames.Namespace(lab.Name, machine);
+                if (other.Machines.Keys.FirstOrDefault(m => HostNames.Namespace(other.Lab, m) == name) is { } theirs)
+                    throw new SpawnlabException(
+                        $"machine {machine} of lab {lab.Name} would be named {name} on the host, as machine {theirs} of lab {other.Lab} is; rename one of them", exitCode: 2);
+            }
+        }
+    }
+
     private async Task CheckHostClashesAsync(LabDefinition lab, LabState state, CancellationToken cancellationToken)
     {
         var ours = state.Networks.Values.Select(n => n.Bridge).ToHashSet(StringComparer.Ordinal);
@@ -213,7 +232,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
                     throw new SpawnlabException(LeftBehind(lab.Name, $"interface {iface}, the bridge of network '{network.Name}',"));
                 if (network.Subnet.Contains(address) || hostNetwork.Contains(network.Subnet.BaseAddress))
                     throw new SpawnlabException(
-                        $"network '{network.Name}' of lab {lab.Name}: subnet {network.Subnet} clashes with {cidr} on host interface {iface}; choose another subnet");
+                        $"network '{network.Name}' of lab {lab.Name}: subnet {network.Subnet} clashes with {cidr} on host interface {iface}; choose another subnet", exitCode: 2);
             }
         }
     }
@@ -243,7 +262,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         {
             1 => matches[0],
             0 => throw new SpawnlabException($"no machine named {reference} (see `spawnlab ls`)"),
-            _ => throw new SpawnlabException($"machine name {reference} is ambiguous; say which lab: {string.Join(", ", matches.Select(m => $"{m.l.Lab}/{m.m.Name}"))}"),
+            _ => throw new SpawnlabException($"machine name {reference} is ambiguous; say which lab: {string.Join(", ", matches.Select(m => $"{m.l.Lab}/{m.m.Name}"))}", exitCode: 2),
         };
     }
 

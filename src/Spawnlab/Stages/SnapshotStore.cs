@@ -39,6 +39,12 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
     /// <summary>Puts <paramref name="source"/> (a snapshot or an image) in place of the live root; the machine must be stopped.</summary>
     public async Task RestoreAsync(string source, string root, CancellationToken cancellationToken)
     {
+        // A restore that was killed left the root it set aside: it goes now, not at the next clean.
+        foreach (var leftover in journal.State.Objects.Where(o => o.Kind == HostObjectKind.Root && o.Name.StartsWith($"{root}.old-", StringComparison.Ordinal)).ToList())
+        {
+            await pool.DeleteAsync(leftover.Name, cancellationToken);
+            journal.Forget(leftover);
+        }
         var aside = new HostObject(HostObjectKind.Root, $"{root}.old-{Guid.NewGuid().ToString("N")[..8]}");
         if (System.IO.Directory.Exists(root))
         {

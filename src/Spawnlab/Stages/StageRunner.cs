@@ -19,7 +19,34 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(logFile)!);
         await File.WriteAllTextAsync(logFile, $"--- stage {stage.Name} of {context.Machine}, {DateTimeOffset.Now:O}{Environment.NewLine}", cancellationToken);
+        // The copies and scripts share the stage's timeout; past it, what they run is killed and the stage fails.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(stage.Timeout);
+        try
+        {
+            await RunStepsAsync(context, stage, logFile, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await File.AppendAllTextAsync(logFile, $"--- stage timed out after {stage.Timeout}{Environment.NewLine}", CancellationToken.None);
+            throw new StageFailedException(context.Machine, stage.Name, $"its scripts (timeout {stage.Timeout}, set 'timeout:' on the stage to change it)",
+                $"its log ({logFile}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(logFile)}");
+        }
 
+        var results = new List<CheckResult>();
+        foreach (var check in stage.Checks)
+        {
+            var result = await checks.RunAsync(context.Lab.Name, context.Machine, stage.Name, context.Leader, check, cancellationToken);
+            await File.AppendAllTextAsync(logFile,
+                $"--- check {result.Name}: {result.Outcome.ToString().ToLowerInvariant()}{(result.Message.Length > 0 ? $": {result.Message}" : "")}{Environment.NewLine}",
+                cancellationToken);
+            results.Add(result);
+        }
+        return results;
+    }
+
+    private async Task RunStepsAsync(StageContext context, StageDefinition stage, string logFile, CancellationToken cancellationToken)
+    {
         foreach (var file in stage.Files)
             await StepAsync(context, stage, logFile, $"copying {file.SourceAsWritten} to {file.MachinePath}", () => CopyAsync(context, file, logFile, cancellationToken));
 
@@ -40,17 +67,6 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
             var command = MachineRuntime.Enter(context.Leader, ["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
             await StepAsync(context, stage, logFile, "run script", () => shell.RunAsync(command, cancellationToken));
         }
-
-        var results = new List<CheckResult>();
-        foreach (var check in stage.Checks)
-        {
-            var result = await checks.RunAsync(context.Lab.Name, context.Machine, stage.Name, context.Leader, check, cancellationToken);
-            await File.AppendAllTextAsync(logFile,
-                $"--- check {result.Name}: {result.Outcome.ToString().ToLowerInvariant()}{(result.Message.Length > 0 ? $": {result.Message}" : "")}{Environment.NewLine}",
-                cancellationToken);
-            results.Add(result);
-        }
-        return results;
     }
 
     /// <summary>

@@ -212,4 +212,39 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
                 await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task A_stage_that_never_ends_fails_at_its_timeout_and_what_it_ran_is_killed()
+    {
+        var name = TestLab.Name("tmo");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              m:
+                image: base
+                stages:
+                  - name: forever
+                    timeout: 3s
+                    run: echo started; sleep 100000
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var result = await controller.UpAsync(lab, new Spawnlab.Lifecycle.UpOptions(), CancellationToken.None);
+
+            Assert.Contains(result.Failures, f => f.Contains("timeout 00:00:03", StringComparison.Ordinal));
+            Assert.Equal(Spawnlab.State.StageStatus.Failed, result.State.Machines["m"].Stages.Single().Status);
+            Assert.Contains("--- stage timed out after 00:00:03", await File.ReadAllTextAsync(controller.StageLog(name, "m", 0, "forever")), StringComparison.Ordinal);
+            // The machine stays up for inspection, without the script.
+            var processes = await controller.InsideAsync(name, "m", "sh", "-c", "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '");
+            Assert.Contains("systemd", processes, StringComparison.Ordinal);
+            Assert.DoesNotContain("sleep 100000", processes, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (controller.Store.Load(name) is not null)
+                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+        }
+    }
 }

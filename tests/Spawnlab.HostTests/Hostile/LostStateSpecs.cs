@@ -100,4 +100,42 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             await controller.ForceCleanAsync(fine, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task The_root_a_killed_restore_set_aside_goes_at_the_next_restore_not_at_the_next_clean()
+    {
+        var name = TestLab.Name("old");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            machines:
+              m:
+                image: base
+                stages:
+                  - name: s1
+                    run: echo one > /one
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var state = await controller.UpCleanlyAsync(lab);
+            // What a restore killed between setting the live root aside and deleting it leaves: a recorded .old- root.
+            var aside = state.Machines["m"].Root + ".old-deadbeef";
+            await HostProbe.RunAsync("btrfs", "subvolume", "snapshot", state.Machines["m"].Root, aside);
+            var stateFile = Path.Combine(controller.Store.LabDirectory(name), "state.json");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(stateFile))!;
+            json["objects"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["kind"] = "root", ["name"] = aside });
+            await File.WriteAllTextAsync(stateFile, json.ToJsonString());
+
+            await controller.RestoreAsync($"{name}/m", "s1", CancellationToken.None);
+
+            Assert.False(Directory.Exists(aside));
+            Assert.DoesNotContain(controller.Store.Load(name)!.Objects, o => o.Name.Contains(".old-", StringComparison.Ordinal));
+            Assert.Equal("one\n", await controller.InsideAsync(name, "m", "cat", "/one"));
+        }
+        finally
+        {
+            await controller.ForceCleanAsync(name, CancellationToken.None);
+        }
+    }
 }
