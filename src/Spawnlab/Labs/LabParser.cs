@@ -190,6 +190,12 @@ public static partial class LabParser
 
         public LabDefinition? Build(YamlNode root)
         {
+            // A file that is not a mapping at all (a link to some other file) is not quoted back: it may be a secret.
+            if (root is YamlScalarNode)
+            {
+                reader.Error(root, "lab file: expected a mapping with lab, images, networks and machines, found text that is not one");
+                return null;
+            }
             if (reader.Mapping(root, "lab file") is not { } top)
                 return null;
             var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines");

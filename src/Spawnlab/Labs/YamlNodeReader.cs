@@ -98,8 +98,9 @@ internal sealed class YamlNodeReader(string file)
         var fields = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
         foreach (var (key, keyNode, value) in Entries(mapping, what))
         {
+            // A key that is no name is not quoted back: a lab file may be a link to a file that holds secrets.
             if (!allowed.Contains(key))
-                Error(keyNode, $"{what}: unknown key '{key}', expected one of: {string.Join(", ", allowed)}");
+                Error(keyNode, $"{what}: unknown key {(key.Length <= 40 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? $"'{key}'" : "(not a name)")}, expected one of: {string.Join(", ", allowed)}");
             else
                 fields[key] = value;
         }

@@ -138,4 +138,54 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             await controller.ForceCleanAsync(name, CancellationToken.None);
         }
     }
+
+    [HostFact]
+    public async Task Down_removes_all_it_can_names_what_it_could_not_and_a_second_down_finishes_the_job()
+    {
+        var name = TestLab.Name("part");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            {{TestLab.Image}}
+            networks:
+              lan: { subnet: 10.238.2.0/24, host: 10.238.2.1 }
+            machines:
+              stuck:
+                image: base
+                networks:
+                  lan: { address: 10.238.2.10/24 }
+              free:
+                image: base
+                networks:
+                  lan: { address: 10.238.2.11/24 }
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        var state = await controller.UpCleanlyAsync(lab);
+        var stuck = state.Machines["stuck"].Root;
+        try
+        {
+            // Something down cannot remove: an immutable root.
+            await HostProbe.RunAsync("chattr", "+i", stuck);
+
+            var error = await Assert.ThrowsAsync<SpawnlabException>(() => controller.DownAsync(name, purgeImages: false, CancellationToken.None));
+
+            Assert.StartsWith($"down left 1 thing of lab {name}, still recorded (run `spawnlab down {name}` again once fixed):", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"root {stuck}: ", error.Message, StringComparison.Ordinal);
+            var left = controller.Store.Load(name)!;
+            Assert.Equal([new Spawnlab.State.HostObject(Spawnlab.State.HostObjectKind.Root, stuck)], left.Objects);
+            Assert.False(Directory.Exists(state.Machines["free"].Root));
+            Assert.False(await HostProbe.LinkExistsAsync(Spawnlab.Networks.HostNames.Bridge(name, "lan")));
+            Assert.False(state.Machines["stuck"].Process!.IsAlive);
+
+            await HostProbe.RunAsync("chattr", "-i", stuck);
+            await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+
+            Assert.Null(controller.Store.Load(name));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["stuck", "free"], PoolRoot(host)));
+        }
+        finally
+        {
+            await HostProbe.RunAsync("chattr", "-i", stuck);
+            await controller.ForceCleanAsync(name, CancellationToken.None);
+        }
+    }
 }

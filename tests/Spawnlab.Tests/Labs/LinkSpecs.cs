@@ -66,4 +66,17 @@ public sealed class LinkSpecs : IDisposable
         Assert.True(RealPath.IsWithin(Path.Combine(_outside, "rel"), _outside));
         Assert.False(RealPath.IsWithin(Path.Combine(_outside, "rel", "..", ".."), Path.Combine(_outside, "a")));
     }
+
+    [Theory]
+    [InlineData("root:$y$j9T$0123456789abcdefghij:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n")]
+    [InlineData("a-secret-token-0123456789\n")]
+    public void A_lab_file_that_is_a_link_to_a_secret_is_not_quoted_back_in_its_errors(string secret)
+    {
+        File.WriteAllText(Path.Combine(_outside, "shadow"), secret);
+        File.CreateSymbolicLink(Path.Combine(_files.Directory, "lab.yaml"), Path.Combine(_outside, "shadow"));
+
+        var error = Assert.Throws<Spawnlab.Labs.LabFileException>(() => Spawnlab.Labs.LabParser.ParseFile(Path.Combine(_files.Directory, "lab.yaml")));
+
+        Assert.All(error.Errors, e => Assert.DoesNotContain("0123456789", e.Message, StringComparison.Ordinal));
+    }
 }
