@@ -19,7 +19,7 @@ internal static class CommandRunner
         }
         catch (SpawnlabException e)
         {
-            Console.Error.WriteLine($"spawnlab: {e.Message}");
+            Console.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
             return e.ExitCode;
         }
         catch (OperationCanceledException)
@@ -30,7 +30,7 @@ internal static class CommandRunner
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The host said no where Spawnlab did not expect it: one line, not a stack trace.
-            Console.Error.WriteLine($"spawnlab: {e.Message}");
+            Console.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
             return 1;
         }
     }

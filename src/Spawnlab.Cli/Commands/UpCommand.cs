@@ -50,7 +50,7 @@ internal static class UpCommand
                 Console.Error.WriteLine(
                     $"spawnlab: {up.Failures.Count} of {lab.Machines.Count} machines failed (they are left running for inspection; the next `up` resumes; `spawnlab down {lab.Name}` removes everything):");
                 foreach (var failure in up.Failures)
-                    Console.Error.WriteLine(failure);
+                    Console.Error.WriteLine(Spawnlab.Pool.PoolSpace.WithAdvice(failure));
                 foreach (var skipped in up.Skipped)
                     Console.Error.WriteLine(skipped);
                 return 1;

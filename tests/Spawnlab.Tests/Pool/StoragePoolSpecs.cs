@@ -56,3 +56,16 @@ public sealed class StoragePoolLinkSpecs : IDisposable
         Assert.Null(pool.Refusal(Path.Combine(pool.Root, "labs/x/machines/m")));
     }
 }
+
+public sealed class PoolSpaceSpecs
+{
+    [Fact]
+    public void A_full_pool_is_explained_with_the_wait_btrfs_needs_to_free_deleted_roots()
+    {
+        var message = PoolSpace.WithAdvice("`btrfs subvolume snapshot a b` failed with exit code 1: ERROR: cannot snapshot: No space left on device");
+
+        Assert.EndsWith(PoolSpace.Advice, message, StringComparison.Ordinal);
+        Assert.Contains("btrfs subvolume sync", PoolSpace.Advice, StringComparison.Ordinal);
+        Assert.Equal("another failure", PoolSpace.WithAdvice("another failure"));
+    }
+}
