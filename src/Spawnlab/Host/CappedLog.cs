@@ -29,7 +29,9 @@ public static class CappedLog
     public static string Redirect(long? limit = null)
     {
         var half = ((limit ?? Limit) / 2).ToString(CultureInfo.InvariantCulture);
-        var writer = $"rm -f \"$1\"; while stdbuf -o0 head -c {half} >> \"$0\"; do [ \"$(wc -c < \"$0\")\" -ge {half} ] || exit 0; mv -f \"$0\" \"$0.1\"; done";
+        // LOG becomes LOG.1 and a new, empty LOG takes its place, each by a rename: a reader never finds either missing.
+        var rotate = "ln -f \"$0\" \"$0.1.new\" && mv -f \"$0.1.new\" \"$0.1\" && : > \"$0.new\" && mv -f \"$0.new\" \"$0\"";
+        var writer = $"rm -f \"$1\"; while stdbuf -o0 head -c {half} >> \"$0\"; do [ \"$(wc -c < \"$0\")\" -ge {half} ] || exit 0; {rotate} || exit 1; done";
         return "f=$(mktemp -u \"$0.fifo.XXXXXX\") && mkfifo -m 600 \"$f\" || exit 125; " +
             $"setsid sh -c '{writer}' \"$0\" \"$f\" < \"$f\" > /dev/null 2>&1 3>&- & " +
             "exec > \"$f\" 2>&1; ";
@@ -45,8 +47,19 @@ public static class CappedLog
         "while [ $n -lt 50 ] && [ -e /proc/$!/status ] && ! grep -q '^State:[[:space:]]*Z' /proc/$!/status; do sleep 0.02; n=$((n + 1)); done; exit $s";
 
     /// <summary>The whole of a log as it is kept: the older half first, when the log was cut.</summary>
-    public static string Read(string logFile) =>
-        (File.Exists(Older(logFile)) ? File.ReadAllText(Older(logFile)) : "") + (File.Exists(logFile) ? File.ReadAllText(logFile) : "");
+    public static string Read(string logFile) => ReadIfThere(Older(logFile)) + ReadIfThere(logFile);
+
+    private static string ReadIfThere(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return "";
+        }
+    }
 
     /// <summary>Whether the log lost its oldest part to the cap.</summary>
     public static bool WasCut(string logFile) => File.Exists(Older(logFile));

@@ -145,6 +145,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
             {
                 await Task.Delay(1000);
                 Assert.True(Spawnlab.Host.CappedLog.WasCut(bootLog));
+                // Both halves are always there once the log was cut: each is replaced by a rename.
                 Assert.InRange(new FileInfo(bootLog).Length + new FileInfo(bootLog + ".1").Length, limit / 2, limit + slack);
                 seen.Add(await File.ReadAllTextAsync(bootLog + ".1"));
             }
