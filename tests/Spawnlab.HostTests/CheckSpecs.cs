@@ -57,7 +57,7 @@ public sealed class CheckSpecs(HostFixture host) : IDisposable
                   systemctl enable --now nginx
                   # Debian starts the packaged dnsmasq on boot; this machine runs its own instead.
                   systemctl disable --now dnsmasq
-                  # A resolver of its own for the dns check: dnsmasq on UDP 5353 answers files.lab.test; port 53 stays free.
+                  # A resolver of its own for the dns check: dnsmasq on port 53 answers files.lab.test; a second one holds 5353.
                   echo 'nameserver 127.0.0.1' > /etc/resolv.conf
                   dnsmasq --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --address=/files.lab.test/192.0.2.44 --pid-file=/run/lab-dns.pid
                   dnsmasq --port=5353 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --pid-file=/run/lab-dns2.pid

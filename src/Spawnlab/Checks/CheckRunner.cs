@@ -13,24 +13,12 @@ public sealed class CheckRunner(IHostShell shell)
     public async Task<CheckResult> RunAsync(string lab, string machine, string stage, int leader, CheckDefinition check, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(check.Timeout);
         var failure = "not run";
-        try
-        {
-            while (true)
-            {
-                failure = await ProbeAsync(leader, check, deadline.Token);
-                if (failure.Length == 0)
-                    return new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Passed, "", DateTimeOffset.UtcNow - started);
-                await Task.Delay(Pause, deadline.Token);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Failed,
+        var passed = await Poll.UntilAsync(async token => (failure = await ProbeAsync(leader, check, token)).Length == 0, check.Timeout, Pause, cancellationToken);
+        return passed
+            ? new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Passed, "", DateTimeOffset.UtcNow - started)
+            : new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Failed,
                 $"{failure} (still after {check.Timeout.TotalSeconds:0.#} s)", DateTimeOffset.UtcNow - started);
-        }
     }
 
     /// <summary>One attempt: an empty string when the check holds, else what is wrong.</summary>

@@ -74,17 +74,8 @@ public sealed record HostProcess(int Pid, long StartTicks)
         return found;
     }
 
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (IsAlive)
-        {
-            if (DateTime.UtcNow > deadline)
-                return false;
-            await Task.Delay(50, cancellationToken);
-        }
-        return true;
-    }
+    public Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        Poll.UntilAsync(() => !IsAlive, timeout, TimeSpan.FromMilliseconds(50), cancellationToken);
 
     private static long? ReadStartTicks(int pid)
     {

@@ -59,9 +59,9 @@ public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<str
     {
         // Built under a temporary name and only then put in place read-only: an interrupted bootstrap leaves
         // nothing that looks like a usable image.
-        var temporary = Path.Combine(pool.ImagesDirectory, $".tmp-{Path.GetFileName(path)}-{Environment.ProcessId}");
+        var temporary = Leftovers.Temporary(pool.ImagesDirectory, $"{Path.GetFileName(path)}-{Environment.ProcessId}");
         // What an interrupted bootstrap of the same image left (under the pid of the process that was killed).
-        foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, $".tmp-{Path.GetFileName(path)}-*").ToList())
+        foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, $"{Leftovers.TemporaryPrefix}{Path.GetFileName(path)}-*").ToList())
             await pool.DeleteAsync(leftover, cancellationToken);
         await pool.Driver.CreateAsync(temporary, cancellationToken);
         try

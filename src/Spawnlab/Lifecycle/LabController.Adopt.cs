@@ -21,33 +21,30 @@ public sealed partial class LabController
         HostUser.RequireRoot("spawnlab clean --force");
         if (!Labs.LabParser.LabName().IsMatch(labName) || labName.Length > Labs.LabParser.MaxLabNameLength)
             throw new SpawnlabException($"'{labName}' is not a lab name", exitCode: 2);
+        using var labLock = await LockAsync(labName, cancellationToken);
         LabState? state;
-        List<(string Bridge, string Mac)> tableBridges;
-        using (await LockAsync(labName, cancellationToken))
+        try
         {
-            try
+            state = Store.Load(labName);
+        }
+        catch (SpawnlabException e)
+        {
+            progress.Report($"{e.Message}: finding what lab {labName} left by its names");
+            state = null;
+        }
+        var tableBridges = await TableBridgesAsync(labName, cancellationToken);
+        if (state is null)
+        {
+            state = await AdoptAsync(labName, cancellationToken);
+            if (state.Objects.Count == 0 && state.Machines.Count == 0 && tableBridges.Count == 0)
             {
-                state = Store.Load(labName);
+                Store.Delete(labName);
+                return [];
             }
-            catch (SpawnlabException e)
-            {
-                progress.Report($"{e.Message}: finding what lab {labName} left by its names");
-                state = null;
-            }
-            tableBridges = await TableBridgesAsync(labName, cancellationToken);
-            if (state is null)
-            {
-                state = await AdoptAsync(labName, cancellationToken);
-                if (state.Objects.Count == 0 && state.Machines.Count == 0 && tableBridges.Count == 0)
-                {
-                    Store.Delete(labName);
-                    return [];
-                }
-                Store.Save(state);
-            }
+            Store.Save(state);
         }
         var removed = state.Objects.Select(o => $"lab {labName}: {o}").ToList();
-        await DownAsync(labName, purgeImages: false, cancellationToken);
+        await DownLockedAsync(labName, purgeImages: false, cancellationToken);
         // Bridges of networks whose names the host no longer tells: the lab's own table named them, with their MAC.
         foreach (var (bridge, mac) in tableBridges)
         {
@@ -87,7 +84,7 @@ public sealed partial class LabController
             foreach (var root in Directory.EnumerateDirectories(machinesFolder).Where(d => new FileInfo(d).LinkTarget is null))
             {
                 var name = Path.GetFileName(root);
-                if (name.Contains(".old-", StringComparison.Ordinal))
+                if (Leftovers.IsLeftover(root))
                     state.Objects.Add(new HostObject(HostObjectKind.Root, root));
                 else if (Labs.LabParser.MachineName().IsMatch(name))
                     machines.TryAdd(name, null);

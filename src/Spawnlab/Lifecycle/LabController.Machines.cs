@@ -150,14 +150,8 @@ public sealed partial class LabController
     {
         foreach (var iface in state.Interfaces.Where(i => i.Dhcp))
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            deadline.CancelAfter(options.BootTimeout);
-            try
-            {
-                while (await _ip.NamespaceAddressAsync(state.Namespace, iface.Name, deadline.Token) is null)
-                    await Task.Delay(100, deadline.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            if (!await Poll.UntilAsync(async token => await _ip.NamespaceAddressAsync(state.Namespace, iface.Name, token) is not null,
+                    options.BootTimeout, TimeSpan.FromMilliseconds(100), cancellationToken))
             {
                 throw new SpawnlabException(
                     $"machine {state.Name} got no DHCP lease on {iface.Name} within {options.BootTimeout.TotalSeconds:0} s: is a DHCP server on network {iface.Network} (the host with 'dhcp: true', or a machine this one waits for with 'after:')?");

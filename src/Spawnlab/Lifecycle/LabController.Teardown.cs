@@ -45,23 +45,50 @@ public sealed partial class LabController
     {
         HostUser.RequireRoot("spawnlab down");
         using var labLock = await LockAsync(labName, cancellationToken);
+        await DownLockedAsync(labName, purgeImages, cancellationToken);
+    }
+
+    /// <summary><see cref="DownAsync"/> for a caller that holds the lab's lock already.</summary>
+    private async Task DownLockedAsync(string labName, bool purgeImages, CancellationToken cancellationToken)
+    {
         var state = Store.Load(labName) ?? throw new SpawnlabException($"no lab named {labName} is up (see `spawnlab ls`)");
         var journal = new StateJournal(Store, state);
         var pool = await OpenPoolOfAsync(state, cancellationToken);
+        var refused = ForgetForeign(journal, pool);
         var left = new System.Collections.Concurrent.ConcurrentQueue<string>();
-
-        // What the record names but the lab did not make (a state file edited by hand or by mistake) is left alone,
-        // and forgotten: a pid that is not the machine's nspawn, an object whose name or MAC is not the lab's.
-        var refused = new List<string>();
-        foreach (var machine in state.Machines.Values)
+        await StopMachinesAsync(state, left, cancellationToken);
+        await RemoveRecordedAsync(journal, pool, left, cancellationToken);
+        if (left.IsEmpty)
+            RemoveLabFolders(pool, state, left);
+        if (!left.IsEmpty)
         {
-            if (machine.Process is { } process && Ownership.MachineProcessRefusal(state, machine, process) is { } refusal)
+            throw new SpawnlabException(
+                $"down left {left.Count} thing{(left.Count == 1 ? "" : "s")} of lab {labName}, still recorded (run `spawnlab down {labName}` again once fixed):" +
+                string.Concat(left.Select(l => $"{Environment.NewLine}  {l}")) + RefusedText(refused));
+        }
+        Store.Delete(labName);
+        if (purgeImages)
+            await PurgeImagesAsync(pool, state, cancellationToken);
+        if (refused.Count > 0)
+            throw new SpawnlabException($"lab {labName} is down, but its state named objects it did not make:" + RefusedText(refused));
+    }
+
+    /// <summary>
+    /// What the record names but the lab did not make (a state file edited by hand or by mistake) is left alone, and
+    /// forgotten: a pid that is not the machine's nspawn, an object whose name or MAC is not the lab's. Returns what.
+    /// </summary>
+    private static List<string> ForgetForeign(StateJournal journal, StoragePool pool)
+    {
+        var refused = new List<string>();
+        foreach (var machine in journal.State.Machines.Values)
+        {
+            if (machine.Process is { } process && Ownership.MachineProcessRefusal(journal.State, machine, process) is { } refusal)
             {
                 refused.Add($"process {process.Pid} of machine {machine.Name}: {refusal}");
                 journal.Update(_ => machine.Pid = null);
             }
         }
-        foreach (var obj in state.Objects.ToList())
+        foreach (var obj in journal.State.Objects.ToList())
         {
             if (Refusal(journal, pool, obj) is { } refusal)
             {
@@ -69,9 +96,14 @@ public sealed partial class LabController
                 journal.Forget(obj);
             }
         }
+        return refused;
+    }
 
-        // The roots are deleted next: the machines are killed, not shut down (a clean halt of a hundred machines
-        // costs more than 15 s of CPU on two cores, for a state nobody keeps).
+    /// <summary>
+    /// Kills the machines, side by side: their roots are deleted next, so they are not shut down (a clean halt of a
+    /// hundred machines costs more than 15 s of CPU on two cores, for a state nobody keeps).
+    /// </summary>
+    private async Task StopMachinesAsync(LabState state, System.Collections.Concurrent.ConcurrentQueue<string> left, CancellationToken cancellationToken) =>
         await Task.WhenAll(state.Machines.Values.Select(async machine =>
         {
             if (machine.Process is { } process)
@@ -81,9 +113,13 @@ public sealed partial class LabController
                 progress.Machine(machine.Name, "stopped");
             }
         }));
-        var images = state.Machines.Values.Select(m => m.Image).Distinct().ToList();
-        // Kind by kind, each kind's objects side by side: processes, then cgroups, then roots and snapshots, then
-        // namespaces (their veths go with them), then the nftables table and the bridges.
+
+    /// <summary>
+    /// Kind by kind, each kind's objects side by side: processes, then cgroups, then roots and snapshots, then
+    /// namespaces (their veths go with them), then the nftables table and the bridges.
+    /// </summary>
+    private async Task RemoveRecordedAsync(StateJournal journal, StoragePool pool, System.Collections.Concurrent.ConcurrentQueue<string> left, CancellationToken cancellationToken)
+    {
         foreach (var kind in (HostObjectKind[])[HostObjectKind.Process, HostObjectKind.Cgroup, HostObjectKind.Root, HostObjectKind.NetworkNamespace, HostObjectKind.NftTable, HostObjectKind.Bridge])
         {
             // A machine that may still run could swap a folder of its root for a link while the root is deleted.
@@ -93,40 +129,34 @@ public sealed partial class LabController
                 continue;
             }
             await Parallel.ForEachAsync(
-                Enumerable.Reverse(state.Objects.Where(o => o.Kind == kind).ToList()),
+                Enumerable.Reverse(journal.State.Objects.Where(o => o.Kind == kind).ToList()),
                 new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
                 async (obj, token) => await Attempt(left, obj.ToString(), () => RemoveObjectAsync(journal, pool, obj, token)));
         }
-        if (left.IsEmpty)
-        {
-            // Only the lab's plain folders are left there now: every root and snapshot in them was recorded and is gone,
-            // and so are the image locks of the nspawns that were killed. Anything else is not Spawnlab's to delete.
-            foreach (var root in state.Machines.Values.Select(m => m.Root).Where(r => pool.Refusal(r) is null))
-                pool.DeleteLockOf(root);
-            foreach (var folder in LabFolders(pool, labName))
-            {
-                if (pool.DeleteIfEmpty(folder) is { } kept)
-                    left.Enqueue($"folder {kept}: not empty, and what it holds was not recorded");
-            }
-        }
-        if (!left.IsEmpty)
-        {
-            throw new SpawnlabException(
-                $"down left {left.Count} thing{(left.Count == 1 ? "" : "s")} of lab {labName}, still recorded (run `spawnlab down {labName}` again once fixed):" +
-                string.Concat(left.Select(l => $"{Environment.NewLine}  {l}")) + RefusedText(refused));
-        }
-        Store.Delete(labName);
-        if (refused.Count > 0)
-            throw new SpawnlabException($"lab {labName} is down, but its state named objects it did not make:" + RefusedText(refused));
+    }
 
-        if (purgeImages)
+    /// <summary>
+    /// Only the lab's plain folders are left in the pool now: every root and snapshot in them was recorded and is gone,
+    /// and so are the image locks of the nspawns that were killed. Anything else is not Spawnlab's to delete.
+    /// </summary>
+    private static void RemoveLabFolders(StoragePool pool, LabState state, System.Collections.Concurrent.ConcurrentQueue<string> left)
+    {
+        foreach (var root in state.Machines.Values.Select(m => m.Root).Where(r => pool.Refusal(r) is null))
+            pool.DeleteLockOf(root);
+        foreach (var folder in LabFolders(pool, state.Lab))
         {
-            var inUse = Store.LoadAll().SelectMany(l => l.Machines.Values.Select(m => m.Image)).ToHashSet(StringComparer.Ordinal);
-            foreach (var image in images.Where(i => !inUse.Contains(i)))
-            {
-                progress.Report($"removing image {Path.GetFileName(image)}");
-                await pool.DeleteAsync(image, cancellationToken);
-            }
+            if (pool.DeleteIfEmpty(folder) is { } kept)
+                left.Enqueue($"folder {kept}: not empty, and what it holds was not recorded");
+        }
+    }
+
+    private async Task PurgeImagesAsync(StoragePool pool, LabState state, CancellationToken cancellationToken)
+    {
+        var inUse = Store.LoadAll().SelectMany(l => l.Machines.Values.Select(m => m.Image)).ToHashSet(StringComparer.Ordinal);
+        foreach (var image in state.Machines.Values.Select(m => m.Image).Distinct().Where(i => i.Length > 0 && !inUse.Contains(i)))
+        {
+            progress.Report($"removing image {Path.GetFileName(image)}");
+            await pool.DeleteAsync(image, cancellationToken);
         }
     }
 
@@ -216,7 +246,7 @@ public sealed partial class LabController
         if (new PoolOpener(shell, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
         {
             var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
-            foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, ".tmp-*").ToList())
+            foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, Leftovers.TemporaryPrefix + "*").ToList())
             {
                 await pool.DeleteAsync(leftover, cancellationToken);
                 removed.Add($"interrupted bootstrap {Path.GetFileName(leftover)}");
@@ -242,8 +272,7 @@ public sealed partial class LabController
         if (running.Count == 0 && strays.Count == 0)
         {
             var objects = state.Objects.Select(o => o.ToString()).ToList();
-            labLock.Dispose();
-            await DownAsync(labName, purgeImages: false, cancellationToken);
+            await DownLockedAsync(labName, purgeImages: false, cancellationToken);
             removed.Add($"lab {labName} (nothing of it was running): {(objects.Count == 0 ? "its state" : string.Join(", ", objects))}");
             return;
         }
@@ -267,7 +296,7 @@ public sealed partial class LabController
         {
             var leftover = obj.Kind switch
             {
-                HostObjectKind.Root => Path.GetFileName(obj.Name).StartsWith(".tmp-", StringComparison.Ordinal) || obj.Name.Contains(".old-", StringComparison.Ordinal),
+                HostObjectKind.Root => Leftovers.IsLeftover(obj.Name),
                 HostObjectKind.Process => obj.StartTicks is { } ticks && !new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks).IsAlive,
                 _ => false,
             };

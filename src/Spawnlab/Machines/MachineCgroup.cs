@@ -18,20 +18,9 @@ public static class MachineCgroup
     /// <summary>The mount points of the cgroup hierarchies systemd uses, the unified (cgroup2) one first; empty without cgroup2.</summary>
     public static IReadOnlyList<string> Hierarchies()
     {
-        string? unified = null, named = null;
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            // id parent major:minor root mount-point options [optional fields] - type source super-options
-            var halves = line.Split(" - ", 2);
-            if (halves.Length != 2)
-                continue;
-            var mountPoint = halves[0].Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal);
-            var tail = halves[1].Split(' ');
-            if (tail[0] == "cgroup2")
-                unified ??= mountPoint;
-            else if (tail[0] == "cgroup" && tail.Length > 2 && tail[2].Split(',').Contains("name=systemd"))
-                named ??= mountPoint;
-        }
+        var mounts = Host.MountTable.Read();
+        var unified = mounts.FirstOrDefault(m => m.Type == "cgroup2")?.MountPoint;
+        var named = mounts.FirstOrDefault(m => m.Type == "cgroup" && m.SuperOptions.Contains("name=systemd"))?.MountPoint;
         return unified is null ? [] : named is null ? [unified] : [unified, named];
     }
 
@@ -66,13 +55,8 @@ public static class MachineCgroup
         var kill = Path.Combine(cgroup, "cgroup.kill");
         if (File.Exists(kill) && Populated(cgroup))
             await File.WriteAllTextAsync(kill, "1", cancellationToken);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (Populated(cgroup))
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new SpawnlabException($"cgroup {cgroup} still has processes 10 s after they were killed");
-            await Task.Delay(20, cancellationToken);
-        }
+        if (!await Host.Poll.UntilAsync(() => !Populated(cgroup), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20), cancellationToken))
+            throw new SpawnlabException($"cgroup {cgroup} still has processes 10 s after they were killed");
         // Deepest first: a cgroup goes only once it has no children. Its control files are not files to delete.
         foreach (var child in Directory.EnumerateDirectories(cgroup, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).ToList())
             Directory.Delete(child);

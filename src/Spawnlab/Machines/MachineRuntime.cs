@@ -27,18 +27,22 @@ public sealed class MachineRuntime(IHostShell shell)
     /// </summary>
     public static async Task<int> WaitForLeaderAsync(string machine, HostProcess nspawn, string logFile, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
         var hostNetwork = NamespaceOf("self", "net");
-        while (true)
+        var found = 0;
+        bool Started()
         {
             if (Leader(nspawn) is { } leader && NamespaceOf(leader.ToString(CultureInfo.InvariantCulture), "net") is { } network && network != hostNetwork)
-                return leader;
-            if (!nspawn.IsAlive)
-                throw new SpawnlabException($"machine {machine} stopped while starting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
-            if (DateTime.UtcNow > deadline)
-                throw new SpawnlabException($"machine {machine} had no PID 1 after {timeout.TotalSeconds:0} s; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
-            await Task.Delay(5, cancellationToken);
+            {
+                found = leader;
+                return true;
+            }
+            return nspawn.IsAlive
+                ? false
+                : throw new SpawnlabException($"machine {machine} stopped while starting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
         }
+        if (!await Poll.UntilAsync(Started, timeout, TimeSpan.FromMilliseconds(5), cancellationToken))
+            throw new SpawnlabException($"machine {machine} had no PID 1 after {timeout.TotalSeconds:0} s; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+        return found;
     }
 
     /// <summary>The namespace of a kind ("pid", "net") that a process is in, as its /proc link names it; null once it is gone.</summary>
@@ -74,36 +78,30 @@ public sealed class MachineRuntime(IHostShell shell)
     /// </summary>
     public async Task<int> WaitUntilReadyAsync(string machine, HostProcess nspawn, string logFile, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
         var lastState = "starting";
-        try
+        var ready = 0;
+        async Task<bool> Ready(CancellationToken token)
         {
-            while (true)
-            {
-                if (!nspawn.IsAlive)
-                    throw new SpawnlabException($"machine {machine} stopped while booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
-                // systemctl talks to systemd over /run/systemd/private; until that socket exists, asking costs a
-                // process spawn per try for nothing (with many machines booting, a good part of the CPU).
-                if (Leader(nspawn) is { } leader && File.Exists($"/proc/{leader}/root/run/systemd/private"))
-                {
-                    var result = await shell.RunAsync(
-                        Enter(leader, ["systemctl", "is-system-running", "--wait"]).WithoutThrowing(), deadline.Token);
-                    lastState = result.StandardOutput.Trim() is { Length: > 0 } state ? state : lastState;
-                    if (lastState is "running" or "degraded")
-                        return leader;
-                    // "offline" only means systemd inside does not answer on its bus yet.
-                    if (lastState is "stopping")
-                        throw new SpawnlabException($"machine {machine} is {lastState} instead of booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
-                }
-                await Task.Delay(50, deadline.Token);
-            }
+            if (!nspawn.IsAlive)
+                throw new SpawnlabException($"machine {machine} stopped while booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+            // systemctl talks to systemd over /run/systemd/private; until that socket exists, asking costs a process
+            // spawn per try for nothing (with many machines booting, a good part of the CPU).
+            if (Leader(nspawn) is not { } leader || !File.Exists($"/proc/{leader}/root/run/systemd/private"))
+                return false;
+            var result = await shell.RunAsync(Enter(leader, ["systemctl", "is-system-running", "--wait"]).WithoutThrowing(), token);
+            lastState = result.StandardOutput.Trim() is { Length: > 0 } state ? state : lastState;
+            // "offline" only means systemd inside does not answer on its bus yet.
+            if (lastState is "stopping")
+                throw new SpawnlabException($"machine {machine} is {lastState} instead of booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
+            ready = leader;
+            return lastState is "running" or "degraded";
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        if (!await Poll.UntilAsync(Ready, timeout, TimeSpan.FromMilliseconds(50), cancellationToken))
         {
             throw new SpawnlabException(
                 $"machine {machine} was not ready after {timeout.TotalSeconds:0} s (systemd says '{lastState}'); its log ends with:{Environment.NewLine}{LogTail(logFile)}");
         }
+        return ready;
     }
 
     /// <summary>A command run inside the machine through all of its namespaces, with a clean environment.</summary>

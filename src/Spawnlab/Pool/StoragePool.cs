@@ -23,7 +23,7 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
     public async Task DeleteAsync(string path, CancellationToken cancellationToken)
     {
         var inside = Inside(path);
-        if (Path.GetFileName(inside).StartsWith(".tmp-", StringComparison.Ordinal) || Path.GetFileName(inside).Contains(".old-", StringComparison.Ordinal))
+        if (Leftovers.IsLeftover(inside))
         {
             foreach (var writer in Host.HostProcess.Naming(inside))
             {
@@ -58,8 +58,8 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
     }
 
     private static IEnumerable<string> MountsBelow(string path) =>
-        File.ReadAllLines("/proc/self/mountinfo")
-            .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
+        Host.MountTable.Read()
+            .Select(m => m.MountPoint)
             .Where(mount => mount.StartsWith(path + "/", StringComparison.Ordinal))
             .OrderByDescending(mount => mount.Length)
             .ToList();

@@ -25,7 +25,7 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
     {
         System.IO.Directory.CreateDirectory(Directory);
         var final = new HostObject(HostObjectKind.Root, PathOf(key));
-        var temporary = new HostObject(HostObjectKind.Root, Path.Combine(Directory, $".tmp-{key}"));
+        var temporary = new HostObject(HostObjectKind.Root, Leftovers.Temporary(Directory, key));
         await pool.DeleteAsync(temporary.Name, cancellationToken);
         if (Exists(key))
             await DeleteAsync(key, cancellationToken);
@@ -40,12 +40,12 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
     public async Task RestoreAsync(string source, string root, CancellationToken cancellationToken)
     {
         // A restore that was killed left the root it set aside: it goes now, not at the next clean.
-        foreach (var leftover in journal.State.Objects.Where(o => o.Kind == HostObjectKind.Root && o.Name.StartsWith($"{root}.old-", StringComparison.Ordinal)).ToList())
+        foreach (var leftover in journal.State.Objects.Where(o => o.Kind == HostObjectKind.Root && o.Name.StartsWith(Leftovers.SetAsidePrefix(root), StringComparison.Ordinal)).ToList())
         {
             await pool.DeleteAsync(leftover.Name, cancellationToken);
             journal.Forget(leftover);
         }
-        var aside = new HostObject(HostObjectKind.Root, $"{root}.old-{Guid.NewGuid().ToString("N")[..8]}");
+        var aside = new HostObject(HostObjectKind.Root, Leftovers.SetAside(root));
         if (System.IO.Directory.Exists(root))
         {
             journal.Record(aside);

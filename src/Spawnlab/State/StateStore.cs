@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Spawnlab.State;
 
 /// <summary>
-/// The state directory: one folder per lab with its state file, logs and lock.
+/// The state directory: one folder per lab with its state file and logs (the labs' locks are in <c>locks/</c>).
 /// The state file is replaced atomically (written aside, flushed, renamed), so a crash never leaves half of it.
 /// </summary>
 public sealed class StateStore(string root)
