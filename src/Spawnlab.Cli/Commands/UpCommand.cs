@@ -19,9 +19,10 @@ internal static class UpCommand
             if (result.GetValueOrDefault<int?>() is < 1)
                 result.AddError("--jobs: expected a number of machines, 1 or more");
         });
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what up would do (bootstrap, make, clone, restore, run, remove) and change nothing" };
         var command = new Command("up", "Bring a lab up: bootstrap its images once, make its networks, boot its machines, run their stages")
         {
-            file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit,
+            file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit, dryRun,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
@@ -33,6 +34,12 @@ internal static class UpCommand
                 Jobs = result.GetValue(jobs),
                 Uplink = result.GetValue(uplink),
             };
+            if (result.GetValue(dryRun))
+            {
+                var (plan, caveat) = await GlobalOptions.Controller(result).PlanUpAsync(lab, options, cancellationToken);
+                Console.Write(PlanText.Of(plan, caveat));
+                return 0;
+            }
             var clock = Stopwatch.StartNew();
             UpResult up;
             if (LiveProgress.Wanted)

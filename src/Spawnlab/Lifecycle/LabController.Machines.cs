@@ -14,14 +14,11 @@ namespace Spawnlab.Lifecycle;
 
 public sealed partial class LabController
 {
-    private static string BaseKey(LabDefinition lab, MachineDefinition machine, string image) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Path.GetFileName(image)}/{ConfigHash(lab, machine, image)}")))[..24];
-
     /// <summary>A machine's state, netns and root, made or put back to the longest prefix of stages the cache holds.</summary>
     private async Task<MachinePlan> PrepareMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
     {
         var (lab, pool, journal, image) = (run.Lab, run.Pool, run.Journal, run.ImagePaths[machine.Image]);
-        var config = ConfigHash(lab, machine, image);
+        var config = UpPlanner.ConfigHash(lab, machine, image);
         var known = journal.State.Machines.GetValueOrDefault(machine.Name);
         if (known is not null && known.Config != config)
         {
@@ -44,13 +41,7 @@ public sealed partial class LabController
         var keys = run.Keys[machine.Name];
         var startKey = StageKeys.Start(lab, machine.Name, run.BaseKeys[machine.Name], run.Keys);
         var snapshots = new SnapshotStore(pool, journal, lab.Name, machine.Name);
-        var cached = 0;
-        while (cached < keys.Count && snapshots.Exists(keys[cached]))
-            cached++;
-        if (run.Options.NoCache)
-            cached = 0;
-        if (run.Options.From is { } from && from.Machine == machine.Name)
-            cached = Math.Min(cached, machine.Stages.ToList().FindIndex(s => s.Name == from.Stage));
+        var cached = UpPlanner.CachedPrefix(machine, keys, snapshots.Exists, run.Options);
         var target = cached == 0 ? startKey : keys[cached - 1];
 
         journal.Update(_ =>
@@ -249,24 +240,6 @@ public sealed partial class LabController
                 FixedLease = i.Dhcp ? i.Address?.ToString() : null,
             }).ToList(),
         };
-    }
-
-    /// <summary>What the running machine was made from; when it changes, the machine is made again.</summary>
-    private static string ConfigHash(LabDefinition lab, MachineDefinition machine, string image)
-    {
-        var json = JsonSerializer.Serialize(new
-        {
-            image,
-            machine.Binds,
-            machine.Tmpfs,
-            machine.ReadOnlyRoot,
-            machine.Forward,
-            machine.PrivateUsers,
-            // A new password makes a new machine; only a hash of it enters the configuration's hash.
-            Password = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
-            Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),
-        });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
     }
 
     /// <summary>

@@ -78,7 +78,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
 
         var run = new LabRun(lab, pool, journal, up, imagePaths, Math.Max(1, up.Jobs ?? Environment.ProcessorCount * 4));
         foreach (var machine in lab.Machines.Values)
-            run.BaseKeys[machine.Name] = BaseKey(lab, machine, imagePaths[machine.Image]);
+            run.BaseKeys[machine.Name] = UpPlanner.BaseKey(lab, machine, imagePaths[machine.Image]);
         run.Keys = StageKeys.ComputeLab(lab, run.BaseKeys, cancellationToken);
 
         await Task.WhenAll(lab.Machines.Values.Select(machine => RunMachineAsync(run, machine, cancellationToken)));

@@ -78,6 +78,10 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         return "dir";
     }
 
+    /// <summary>Whether what the pool holds can be seen: a loop-backed pool must be mounted for that; the others always can.</summary>
+    public async Task<bool> IsReadableAsync(CancellationToken cancellationToken) =>
+        !File.Exists(ImageFile) || await IsMountedAsync(cancellationToken);
+
     private async Task<bool> IsMountedAsync(CancellationToken cancellationToken) =>
         (await shell.RunAsync(HostCommand.Of("findmnt", "-n", "--mountpoint", PoolPath).WithoutThrowing(), cancellationToken)).Succeeded;
 

@@ -1,0 +1,29 @@
+using Spawnlab.Images;
+using Spawnlab.Labs;
+using Spawnlab.Pool;
+
+namespace Spawnlab.Lifecycle;
+
+public sealed partial class LabController
+{
+    /// <summary>
+    /// What `up` would do to the lab, read from the lab file, its recorded state and the pool, changing nothing: no
+    /// lock, no mount, no pool made. Where the pool cannot be seen (none yet, or a loop-backed one not mounted) every
+    /// image and snapshot counts as missing, and the caveat says so.
+    /// </summary>
+    public async Task<(UpPlan Plan, string? Caveat)> PlanUpAsync(LabDefinition lab, UpOptions up, CancellationToken cancellationToken)
+    {
+        var opener = new PoolOpener(shell, options.StateDirectory);
+        var pool = opener.Existing();
+        var readable = pool is not null && await opener.IsReadableAsync(cancellationToken);
+        var caveat = pool is null ? "there is no pool yet: up makes one, and bootstraps every image"
+            : !readable ? $"the pool {pool.Root} is not mounted (`spawnlab pool detach` or a reboot): its images and snapshots count as missing"
+            : null;
+        var poolRoot = pool?.Root ?? Path.Combine(Path.GetFullPath(options.StateDirectory), "pool");
+        var plan = UpPlanner.Plan(lab, Store.Load(lab.Name), up,
+            image => Path.Combine(poolRoot, "images", $"{image.Name}-{ImageStore.Key(image)}"),
+            path => readable && Directory.Exists(path),
+            (machine, key) => Path.Combine(poolRoot, "labs", lab.Name, "snapshots", machine, key));
+        return (plan, caveat);
+    }
+}
