@@ -77,11 +77,11 @@ public static class HostProbe
             if (namespaces.Contains(HostNames.Namespace(lab, machine), StringComparison.Ordinal))
                 left.Add($"netns {HostNames.Namespace(lab, machine)}");
         }
-        foreach (var hierarchy in Spawnlab.Machines.MachineCgroup.Hierarchies())
+        foreach (var hierarchy in Spawnlab.Host.MachineCgroup.Hierarchies())
         {
             foreach (var machine in machines)
             {
-                var cgroup = Path.Combine(hierarchy, $"{Spawnlab.Machines.MachineCgroup.Prefix}{lab}-{machine}");
+                var cgroup = Path.Combine(hierarchy, $"{Spawnlab.Host.MachineCgroup.Prefix}{lab}-{machine}");
                 if (Directory.Exists(cgroup))
                     left.Add($"cgroup {cgroup}");
             }

@@ -41,7 +41,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var table = HostNames.NftTable(name) + "_x";
         var subvolume = Path.Combine(pool, "labs", $"{name}-other");
         var mountPoint = Path.Combine(pool, "labs", $"{name}-mnt");
-        var cgroup = Path.Combine(Spawnlab.Machines.MachineCgroup.Hierarchies()[0], $"{Spawnlab.Machines.MachineCgroup.Prefix}{name}-mx");
+        var cgroup = Path.Combine(Spawnlab.Host.MachineCgroup.Hierarchies()[0], $"{Spawnlab.Host.MachineCgroup.Prefix}{name}-mx");
         try
         {
             Directory.CreateDirectory(cgroup);
@@ -88,7 +88,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         Directory.CreateDirectory(Path.Combine(victim, "inner"));
         await File.WriteAllTextAsync(Path.Combine(victim, "inner", "keep.txt"), "precious");
         var link = Path.Combine(pool, "labs", $"{name}-link");
-        var hierarchy = Spawnlab.Machines.MachineCgroup.Hierarchies()[0];
+        var hierarchy = Spawnlab.Host.MachineCgroup.Hierarchies()[0];
         var foreignCgroup = Path.Combine(hierarchy, $"precious-{name}");
         var lookalikeCgroup = Path.Combine(hierarchy, $"spawnlab-{name}-other");
         // A bridge named as the lab would name a network 'wan' (which the tampered state adds) but with a MAC of its own,

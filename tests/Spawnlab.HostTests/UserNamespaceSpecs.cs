@@ -1,3 +1,4 @@
+using Spawnlab.Host;
 using Spawnlab.Labs;
 using Spawnlab.Lifecycle;
 using Spawnlab.Machines;
@@ -42,7 +43,7 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
     [HostFact]
     public async Task A_machine_runs_as_an_unprivileged_range_of_the_host_yet_its_root_manages_its_own_network_and_keeps_ownership_on_disk()
     {
-        Assert.Null(UserNamespaces.Unavailable());
+        Assert.Null(Spawnlab.Host.HostSystem.UserNamespacesUnavailable());
         var name = TestLab.Name("uns");
         var shared = Path.Combine(_files.Directory, "shared");
         Directory.CreateDirectory(shared);

@@ -51,17 +51,17 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
             { Fixable = true });
 
         findings.Add(Cgroups());
-        findings.Add(Machines.UserNamespaces.Unavailable() is { } reason
+        findings.Add(HostSystem.UserNamespacesUnavailable() is { } reason
             ? new Finding("user namespaces", Severity.Note, $"{reason}: machines run as real root on the host",
                 "turn user namespaces on (sysctl -w user.max_user_namespaces=65536) and mount cgroup2")
             : new Finding("user namespaces", Severity.Ok, "machines run in user namespaces of their own (a machine with 'private_users: false' runs as real root)"));
 
-        var forward = ReadInt("/proc/sys/net/ipv4/ip_forward");
+        var forward = Sysctl.ReadInt("net.ipv4.ip_forward");
         findings.Add(forward == 1
             ? new Finding("ip forwarding", Severity.Ok, "net.ipv4.ip_forward = 1")
             : new Finding("ip forwarding", Severity.Note, "net.ipv4.ip_forward = 0: `up` turns it on for a lab with NAT", "sysctl -w net.ipv4.ip_forward=1") { Fixable = true });
 
-        var instances = ReadInt("/proc/sys/fs/inotify/max_user_instances") ?? 0;
+        var instances = Sysctl.ReadInt("fs.inotify.max_user_instances") ?? 0;
         findings.Add(instances >= InotifyInstancesWanted
             ? new Finding("inotify", Severity.Ok, $"fs.inotify.max_user_instances = {instances}")
             : new Finding("inotify", Severity.Problem,
@@ -77,7 +77,7 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
                 "accept what comes from or goes to lab bridges (interfaces slb*) in those chains; `spawnlab doctor --fix` adds the rules, marked with a comment")
             { Fixable = true });
 
-        if (ReadInt("/proc/sys/net/bridge/bridge-nf-call-iptables") == 1)
+        if (Sysctl.ReadInt("net.bridge.bridge-nf-call-iptables") == 1)
             findings.Add(new Finding("bridge netfilter", Severity.Note,
                 "br_netfilter passes bridged frames through the firewall; Spawnlab does not track frames between machines of a bridge, so NAT through a gateway machine works"));
 
@@ -101,12 +101,12 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
                     changed.Add($"installed {string.Join(", ", packages)}");
                     break;
                 case "ip forwarding":
-                    await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
+                    await Sysctl.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
                     changed.Add("set net.ipv4.ip_forward = 1");
                     break;
                 case "inotify":
-                    var before = ReadInt("/proc/sys/fs/inotify/max_user_instances");
-                    await File.WriteAllTextAsync("/proc/sys/fs/inotify/max_user_instances", InotifyInstancesWanted.ToString(CultureInfo.InvariantCulture), cancellationToken);
+                    var before = Sysctl.ReadInt("fs.inotify.max_user_instances");
+                    await Sysctl.WriteAsync("fs.inotify.max_user_instances", InotifyInstancesWanted.ToString(CultureInfo.InvariantCulture), cancellationToken);
                     changed.Add($"set fs.inotify.max_user_instances = {InotifyInstancesWanted} (was {before}); add it to /etc/sysctl.d to keep it after a reboot");
                     break;
                 case "forward policy":
@@ -145,16 +145,13 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
         return [.. chains.Where(c => !accepted.Contains(c))];
     }
 
-    private static Finding Cgroups()
+    private static Finding Cgroups() => HostSystem.Cgroups() switch
     {
-        if (File.Exists("/sys/fs/cgroup/cgroup.controllers"))
-            return new Finding("cgroups", Severity.Ok, "unified cgroup hierarchy (v2)");
-        if (Directory.Exists("/sys/fs/cgroup/systemd") && Directory.Exists("/sys/fs/cgroup/unified"))
-            return new Finding("cgroups", Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot");
-        if (Directory.Exists("/sys/fs/cgroup/systemd"))
-            return new Finding("cgroups", Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout");
-        return new Finding("cgroups", Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)");
-    }
+        HostSystem.CgroupLayout.Unified => new Finding("cgroups", Severity.Ok, "unified cgroup hierarchy (v2)"),
+        HostSystem.CgroupLayout.Hybrid => new Finding("cgroups", Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot"),
+        HostSystem.CgroupLayout.Legacy => new Finding("cgroups", Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout"),
+        _ => new Finding("cgroups", Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)"),
+    };
 
     private Finding FreeSpace()
     {
@@ -166,18 +163,6 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
             ? new Finding("free space", Severity.Ok, $"{free:0.0} GiB free for the pool under {stateDirectory}")
             : new Finding("free space", Severity.Problem, $"only {free:0.0} GiB free under {stateDirectory}: an image takes about 0.3 GiB and each machine grows its root",
                 "free some space, or use --state-dir on a larger filesystem");
-    }
-
-    private static int? ReadInt(string path)
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     private static bool OnPath(string tool) =>

@@ -8,7 +8,10 @@ public sealed class IpTool(IHostShell shell)
     public async Task<bool> LinkExistsAsync(string name, CancellationToken cancellationToken) =>
         (await shell.RunAsync(HostCommand.Of("ip", "link", "show", "dev", name).WithoutThrowing(), cancellationToken)).Succeeded;
 
-    public static bool NamespaceExists(string name) => File.Exists($"/run/netns/{name}");
+    public static bool NamespaceExists(string name) => File.Exists(NamespacePath(name));
+
+    /// <summary>Where a named network namespace is: what `ip netns` and nspawn's --network-namespace-path take.</summary>
+    public static string NamespacePath(string name) => $"/run/netns/{name}";
 
     /// <summary>A bridge with a fixed MAC (a bridge otherwise takes the lowest MAC of its ports, which changes).</summary>
     public async Task CreateBridgeAsync(string name, string mac, string? cidr, CancellationToken cancellationToken)

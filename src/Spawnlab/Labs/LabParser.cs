@@ -913,7 +913,7 @@ public static partial class LabParser
         }
 
         // An empty tmpfs there hides the kernel's interfaces that nspawn sets up, or the system the machine boots.
-        private static readonly string[] KernelFolders = ["/proc", "/sys", "/dev", "/run"];
+        private static readonly string[] KernelFolders = ["/proc", "/sys", "/dev", "/run"]; // paths inside a machine
         private static readonly string[] NoTmpfs = [.. KernelFolders, "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/var", "/var/lib"];
 
         /// <summary>A name as it can be printed on one line: control characters as escapes.</summary>

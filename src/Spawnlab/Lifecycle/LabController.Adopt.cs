@@ -48,8 +48,7 @@ public sealed partial class LabController
         // Bridges of networks whose names the host no longer tells: the lab's own table named them, with their MAC.
         foreach (var (bridge, mac) in tableBridges)
         {
-            var address = Path.Combine("/sys/class/net", bridge, "address");
-            if (File.Exists(address) && File.ReadAllText(address).Trim() == mac && Store.LoadAll().All(l => !l.Objects.Contains(new HostObject(HostObjectKind.Bridge, bridge))))
+            if (HostSystem.MacOf(bridge) == mac && Store.LoadAll().All(l => !l.Objects.Contains(new HostObject(HostObjectKind.Bridge, bridge))))
             {
                 await _ip.DeleteLinkAsync(bridge, cancellationToken);
                 removed.Add($"lab {labName}: bridge {bridge}");

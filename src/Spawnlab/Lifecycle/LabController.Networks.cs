@@ -69,7 +69,7 @@ public sealed partial class LabController
             await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
         var table = HostNames.NftTable(lab.Name);
         if (uplinks.Count > 0)
-            await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", "1", cancellationToken);
+            await Sysctl.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
         if (lab.Networks.Count > 0)
         {
             journal.Record(new HostObject(HostObjectKind.NftTable, table));

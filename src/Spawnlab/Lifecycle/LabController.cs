@@ -25,7 +25,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
     /// <summary>Why machines cannot have user namespaces on this host (they then run as real root), or null.</summary>
     private static string? UserNamespacesUnavailable => s_userNamespaces.Value;
 
-    private static readonly Lazy<string?> s_userNamespaces = new(UserNamespaces.Unavailable);
+    private static readonly Lazy<string?> s_userNamespaces = new(HostSystem.UserNamespacesUnavailable);
 
     private Task<LabLock> LockAsync(string lab, CancellationToken cancellationToken) =>
         LabLock.AcquireAsync(options.StateDirectory, lab, options.WaitForLock, progress.Report, cancellationToken);
@@ -187,7 +187,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         {
             switch (finding.Check)
             {
-                case "inotify" when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (int.TryParse(File.ReadAllText("/proc/sys/fs/inotify/max_user_instances").Trim(), out var limit) ? limit : 0):
+                case "inotify" when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (Sysctl.ReadInt("fs.inotify.max_user_instances") ?? 0):
                 case "tools":
                 case "cgroups":
                 case "forward policy" when lab.Networks.Count > 0:

@@ -20,7 +20,7 @@ public sealed record MachineStatus(
         labs.SelectMany(lab => lab.Machines.Values.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => new MachineStatus(
             lab.Lab,
             m.Name,
-            m.Process is { IsAlive: true } ? "running" : Machines.MachineCgroup.IsPopulated(m.Cgroups) ? "orphaned" : "stopped",
+            m.Process is { IsAlive: true } ? "running" : MachineCgroup.IsPopulated(m.Cgroups) ? "orphaned" : "stopped",
             [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth, i.Dhcp))],
             m.Root,
             m.Process is { IsAlive: true } p ? p.Pid : null,

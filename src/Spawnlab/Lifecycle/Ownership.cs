@@ -52,11 +52,8 @@ public static class Ownership
         var network = state.Networks.Keys.FirstOrDefault(n => HostNames.Bridge(state.Lab, n) == name);
         if (network is null)
             return $"it is not the bridge of a network of lab {state.Lab}";
-        var address = Path.Combine("/sys/class/net", name, "address");
-        if (!File.Exists(address))
-            return null;
-        var mac = File.ReadAllText(address).Trim();
-        return mac == HostNames.BridgeMac(state.Lab, network) ? null : $"its MAC {mac} is not the one Spawnlab gives it";
+        return HostSystem.MacOf(name) is not { } mac || mac == HostNames.BridgeMac(state.Lab, network)
+            ? null : $"its MAC {mac} is not the one Spawnlab gives it";
     }
 
     private static string? ProcessRefusal(LabState state, HostProcess process, string labStateDirectory)

@@ -45,18 +45,7 @@ public sealed class MachineRuntime(IHostShell shell)
         return found;
     }
 
-    /// <summary>The namespace of a kind ("pid", "net") that a process is in, as its /proc link names it; null once it is gone.</summary>
-    private static string? NamespaceOf(string process, string kind)
-    {
-        try
-        {
-            return new FileInfo($"/proc/{process}/ns/{kind}").LinkTarget;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    private static string? NamespaceOf(string process, string kind) => HostSystem.NamespaceOf(process, kind);
 
     /// <summary>The machine's PID 1 as the host sees it: the child of systemd-nspawn that lives in a new PID namespace.</summary>
     public static int? Leader(HostProcess nspawn)
@@ -86,7 +75,7 @@ public sealed class MachineRuntime(IHostShell shell)
                 throw new SpawnlabException($"machine {machine} stopped while booting; its log ends with:{Environment.NewLine}{LogTail(logFile)}");
             // systemctl talks to systemd over /run/systemd/private; until that socket exists, asking costs a process
             // spawn per try for nothing (with many machines booting, a good part of the CPU).
-            if (Leader(nspawn) is not { } leader || !File.Exists($"/proc/{leader}/root/run/systemd/private"))
+            if (Leader(nspawn) is not { } leader || !File.Exists(HostSystem.SystemdBusOf(leader)))
                 return false;
             var result = await shell.RunAsync(Enter(leader, ["systemctl", "is-system-running", "--wait"]).WithoutThrowing(), token);
             lastState = result.StandardOutput.Trim() is { Length: > 0 } state ? state : lastState;

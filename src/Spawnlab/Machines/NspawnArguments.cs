@@ -34,7 +34,7 @@ public static class NspawnArguments
         }
         else
         {
-            arguments.Add($"--network-namespace-path=/run/netns/{networkNamespace}");
+            arguments.Add($"--network-namespace-path={Host.IpTool.NamespacePath(networkNamespace)}");
             // nspawn grants CAP_NET_ADMIN only with its own network options; the namespace is the machine's own, so
             // networkd, DHCP and routing inside may manage it.
             arguments.Add("--capability=CAP_NET_ADMIN");
@@ -61,15 +61,6 @@ public static class NspawnArguments
     // systemd-nspawn separates source and target with ':' and takes '\:' for a literal one.
     private static string Escape(string path) => path.Replace(":", "\\:", StringComparison.Ordinal);
 
-    public static bool HostHasSystemd()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/1/comm").Trim() == "systemd" && Directory.Exists("/run/systemd/system");
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    public static bool HostHasSystemd() => Host.HostSystem.HasSystemdAsInit();
+
 }

@@ -1,5 +1,5 @@
+using Spawnlab.Host;
 using Spawnlab.Lifecycle;
-using Spawnlab.Machines;
 using Spawnlab.Networks;
 using Spawnlab.State;
 

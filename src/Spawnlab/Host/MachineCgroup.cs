@@ -1,4 +1,4 @@
-namespace Spawnlab.Machines;
+namespace Spawnlab.Host;
 
 /// <summary>
 /// The cgroups of a machine, by which all of its processes are killed whatever became of its systemd-nspawn (killed
@@ -18,7 +18,7 @@ public static class MachineCgroup
     /// <summary>The mount points of the cgroup hierarchies systemd uses, the unified (cgroup2) one first; empty without cgroup2.</summary>
     public static IReadOnlyList<string> Hierarchies()
     {
-        var mounts = Host.MountTable.Read();
+        var mounts = MountTable.Read();
         var unified = mounts.FirstOrDefault(m => m.Type == "cgroup2")?.MountPoint;
         var named = mounts.FirstOrDefault(m => m.Type == "cgroup" && m.SuperOptions.Contains("name=systemd"))?.MountPoint;
         return unified is null ? [] : named is null ? [unified] : [unified, named];
@@ -55,7 +55,7 @@ public static class MachineCgroup
         var kill = Path.Combine(cgroup, "cgroup.kill");
         if (File.Exists(kill) && Populated(cgroup))
             await File.WriteAllTextAsync(kill, "1", cancellationToken);
-        if (!await Host.Poll.UntilAsync(() => !Populated(cgroup), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20), cancellationToken))
+        if (!await Poll.UntilAsync(() => !Populated(cgroup), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20), cancellationToken))
             throw new SpawnlabException($"cgroup {cgroup} still has processes 10 s after they were killed");
         // Deepest first: a cgroup goes only once it has no children. Its control files are not files to delete.
         foreach (var child in Directory.EnumerateDirectories(cgroup, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).ToList())
