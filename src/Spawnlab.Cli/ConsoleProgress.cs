@@ -9,7 +9,7 @@ internal sealed class ConsoleProgress : IProgressSink
 
     public void Report(string value) => Write(value);
 
-    public void Machine(string machine, string status) => Write($"{machine}: {status}");
+    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working) => Write($"{machine}: {status}");
 
     private void Write(string line)
     {

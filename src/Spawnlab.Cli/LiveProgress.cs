@@ -8,7 +8,7 @@ namespace Spawnlab.Cli;
 /// <summary>On a terminal: one live row per machine with its current step, elapsed time and state.</summary>
 internal sealed class LiveProgress : IProgressSink
 {
-    private readonly ConcurrentDictionary<string, (string Status, Stopwatch Clock)> _machines = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Status, MachinePhase Phase, Stopwatch Clock)> _machines = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _messages = new();
 
     public static bool Wanted => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null
@@ -16,12 +16,12 @@ internal sealed class LiveProgress : IProgressSink
 
     public void Report(string value) => _messages.Enqueue($"{DateTime.Now:HH:mm:ss} {value}");
 
-    public void Machine(string machine, string status) =>
-        _machines.AddOrUpdate(machine, _ => (status, Stopwatch.StartNew()), (_, old) =>
+    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working) =>
+        _machines.AddOrUpdate(machine, _ => (status, phase, Stopwatch.StartNew()), (_, old) =>
         {
-            if (status.StartsWith("ready", StringComparison.Ordinal) || status.StartsWith("failed", StringComparison.Ordinal) || status.StartsWith("skipped", StringComparison.Ordinal))
+            if (phase != MachinePhase.Working)
                 old.Clock.Stop();
-            return (status, old.Clock);
+            return (status, phase, old.Clock);
         });
 
     public async Task<T> RunAsync<T>(Func<Task<T>> work)
@@ -45,11 +45,9 @@ internal sealed class LiveProgress : IProgressSink
     private Table Render()
     {
         var table = new Table().Border(TableBorder.Simple).AddColumns("MACHINE", "ELAPSED", "NOW");
-        foreach (var (machine, (status, clock)) in _machines.OrderBy(m => m.Key, StringComparer.Ordinal))
+        foreach (var (machine, (status, phase, clock)) in _machines.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
-            var color = status.StartsWith("ready", StringComparison.Ordinal) ? "green"
-                : status.StartsWith("failed", StringComparison.Ordinal) ? "red"
-                : status.StartsWith("skipped", StringComparison.Ordinal) ? "yellow" : "blue";
+            var color = phase switch { MachinePhase.Ready => "green", MachinePhase.Failed => "red", MachinePhase.Skipped => "yellow", _ => "blue" };
             table.AddRow(Markup.Escape(machine), $"{clock.Elapsed.TotalSeconds,5:0.0}s", $"[{color}]{Markup.Escape(status)}[/]");
         }
         foreach (var message in _messages.TakeLast(3))

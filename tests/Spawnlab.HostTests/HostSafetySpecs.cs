@@ -289,7 +289,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
 
             var state = await controller.UpCleanlyAsync(lab);
 
-            Assert.Equal("running", MachineStatus.Of([state]).Single().State);
+            Assert.Equal(MachineRunState.Running, MachineStatus.Of([state]).Single().State);
             Assert.Single(Directory.GetDirectories(images));
         }
         finally

@@ -101,7 +101,7 @@ public sealed class StageSpecs(HostFixture host) : IDisposable
             var snapshots = Directory.GetDirectories(Path.Combine(failing.State.PoolPath, "labs", name, "snapshots", "m")).Select(Path.GetFileName);
             // The fresh root's snapshot (under the machine's start key) and one per stage that passed; none for s3.
             Assert.Equal(machine.Stages.Take(2).Select(s => s.Key).Append(machine.BaseKey!).Order(), snapshots.Order());
-            Assert.Equal("running", MachineStatus.Of([failing.State]).Single().State);
+            Assert.Equal(MachineRunState.Running, MachineStatus.Of([failing.State]).Single().State);
             var before = await RunIdsAsync(controller, name);
 
             await controller.UpCleanlyAsync(FiveStages(name));

@@ -37,7 +37,7 @@ internal static class ListCommand
                 table.AddRow(
                     Markup.Escape(m.Lab),
                     Markup.Escape(m.Machine),
-                    m.State switch { "running" => "[green]running[/]", "orphaned" => "[red]orphaned[/]", _ => "[yellow]stopped[/]" },
+                    m.State switch { MachineRunState.Running => "[green]running[/]", MachineRunState.Orphaned => "[red]orphaned[/]", _ => "[yellow]stopped[/]" },
                     // Whose root the machine's root is: a user namespace of its own, or the host's.
                     m.PrivateUsers ? "private" : "host",
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "-"}"))),

@@ -30,7 +30,7 @@ internal static class UpCommand
             var options = new UpOptions
             {
                 NoCache = result.GetValue(noCache),
-                From = result.GetValue(from) is { } text ? StageReference.Parse(text) : null,
+                From = result.GetValue(from) is { } text ? StageRef.Parse(text) : null,
                 Jobs = result.GetValue(jobs),
                 Uplink = result.GetValue(uplink),
             };

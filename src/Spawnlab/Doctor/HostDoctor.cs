@@ -113,8 +113,8 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
                     foreach (var (family, table, chain) in await DroppingForwardChainsAsync(cancellationToken))
                     {
                         await shell.RunAsync(HostCommand.Of("nft", "-f", "-").WithStandardInput(
-                            $"insert rule {family} {table} {chain} iifname \"slb*\" accept comment \"{ForwardComment}\"\n"
-                            + $"insert rule {family} {table} {chain} oifname \"slb*\" accept comment \"{ForwardComment}\"\n"), cancellationToken);
+                            $"insert rule {family} {table} {chain} iifname \"{Networks.HostNames.BridgePrefix}*\" accept comment \"{ForwardComment}\"\n"
+                            + $"insert rule {family} {table} {chain} oifname \"{Networks.HostNames.BridgePrefix}*\" accept comment \"{ForwardComment}\"\n"), cancellationToken);
                         changed.Add($"let lab bridges forward in {family} {table} {chain}");
                     }
                     break;

@@ -85,6 +85,15 @@ public sealed record StageRef(string Machine, string Stage)
 
     public override string ToString() => $"{Machine}/{Stage}";
 
+    /// <summary>A stage as named on the command line: MACHINE/STAGE.</summary>
+    public static StageRef Parse(string text)
+    {
+        var slash = text.IndexOf('/');
+        if (slash <= 0 || slash == text.Length - 1 || text.IndexOf('/', slash + 1) >= 0)
+            throw new SpawnlabException($"'{text}': expected MACHINE/STAGE", exitCode: 2);
+        return new StageRef(text[..slash], text[(slash + 1)..]);
+    }
+
     public bool Equals(StageRef? other) => other is not null && other.Machine == Machine && other.Stage == Stage;
 
     public override int GetHashCode() => HashCode.Combine(Machine, Stage);

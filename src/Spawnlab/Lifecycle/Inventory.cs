@@ -44,7 +44,7 @@ public static class Inventory
                 var vars = new Dictionary<string, object?>
                 {
                     ["spawnlab_lab"] = lab.Lab,
-                    ["spawnlab_state"] = m.State,
+                    ["spawnlab_state"] = m.State.Text(),
                 };
                 if (m.Interfaces.FirstOrDefault(i => i.Address is not null) is { } primary)
                     vars["ansible_host"] = primary.Address![..primary.Address!.IndexOf('/')];

@@ -143,7 +143,7 @@ public sealed partial class LabController
         var listing = await shell.RunAsync(HostCommand.Of("nft", "list", "table", "ip", HostNames.NftTable(lab)).WithoutThrowing(), cancellationToken);
         return listing.Succeeded
             ? [.. TableBridgeRule().Matches(listing.StandardOutput).Select(m => (m.Groups[1].Value, m.Groups[2].Value))
-                .Where(b => b.Item1.StartsWith(HostNames.InterfacePrefix + "b", StringComparison.Ordinal)).Distinct()]
+                .Where(b => b.Item1.StartsWith(HostNames.BridgePrefix, StringComparison.Ordinal)).Distinct()]
             : [];
     }
 

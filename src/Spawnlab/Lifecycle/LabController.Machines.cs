@@ -112,7 +112,7 @@ public sealed partial class LabController
                 record.Status = StageStatus.Failed;
                 record.EndedAt = DateTimeOffset.UtcNow;
             });
-            run.Skip(machine, index, $"stage {stage.Name} failed");
+            run.Skip(machine, index, new SkipReason.StageFailed(stage.Name));
             throw;
         }
         run.AddChecks(results);
@@ -123,7 +123,7 @@ public sealed partial class LabController
                 record.Status = StageStatus.Failed;
                 record.EndedAt = DateTimeOffset.UtcNow;
             });
-            run.Skip(machine, index + 1, $"stage {stage.Name} failed");
+            run.Skip(machine, index + 1, new SkipReason.StageFailed(stage.Name));
             throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
                 $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(log)}");
         }

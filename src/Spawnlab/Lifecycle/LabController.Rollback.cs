@@ -98,6 +98,6 @@ public sealed partial class LabController
         });
         await BootAsync(journal, machine, cancellationToken);
         await WaitForLeasesAsync(machine, cancellationToken);
-        progress.Machine(machine.Name, "ready");
+        progress.Machine(machine.Name, "ready", MachinePhase.Ready);
     }
 }

@@ -109,8 +109,8 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
 
             if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
             {
-                run.Skip(machine, 0, $"skipped because {blocker} did not complete");
-                progress.Machine(name, $"skipped: {blocker} did not complete");
+                run.Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
+                progress.Machine(name, $"skipped: {blocker} did not complete", MachinePhase.Skipped);
                 return;
             }
             foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
@@ -136,8 +136,8 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
                 var stage = machine.Stages[i];
                 if (await WaitForAsync(run, stage.After, cancellationToken) is { } stageBlocker)
                 {
-                    run.Skip(machine, i, $"skipped because {stageBlocker} did not complete");
-                    progress.Machine(name, $"stage {stage.Name} skipped: {stageBlocker} did not complete");
+                    run.Skip(machine, i, new SkipReason.Waited(stageBlocker.ToString()));
+                    progress.Machine(name, $"stage {stage.Name} skipped: {stageBlocker} did not complete", MachinePhase.Skipped);
                     return;
                 }
                 await run.Jobs.WaitAsync(cancellationToken);
@@ -152,11 +152,11 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
                 run.Done(name, stage.Name).TrySetResult(true);
             }
             await plan.Snapshots.PruneAsync([.. plan.Keys.Prepend(plan.StartKey)], cancellationToken);
-            progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready");
+            progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready", MachinePhase.Ready);
         }
         catch (SpawnlabException e)
         {
-            progress.Machine(name, "failed");
+            progress.Machine(name, "failed", MachinePhase.Failed);
             run.Fail(machine, e.Message);
         }
         finally

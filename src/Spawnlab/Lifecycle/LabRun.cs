@@ -68,16 +68,35 @@ internal sealed class LabRun(
             _failures.Add($"{machine.Name}: {message}");
     }
 
-    /// <summary>Stages from <paramref name="fromStage"/> on will not run: their checks are reported as skipped.</summary>
-    public void Skip(MachineDefinition machine, int fromStage, string reason)
+    /// <summary>
+    /// Stages from <paramref name="fromStage"/> on will not run: their checks are reported as skipped. A machine that
+    /// waited for what did not complete is also listed as skipped (one whose own stage failed is listed as failed).
+    /// </summary>
+    public void Skip(MachineDefinition machine, int fromStage, SkipReason reason)
     {
         lock (_lock)
         {
-            if (reason.StartsWith("skipped", StringComparison.Ordinal))
+            if (reason is SkipReason.Waited)
                 _skipped.Add($"{machine.Name}: {reason}" + (fromStage < machine.Stages.Count ? $" (from stage {machine.Stages[fromStage].Name})" : ""));
             _checks.AddRange(machine.Stages.Skip(fromStage).SelectMany(stage =>
-                stage.Checks.Select(check => CheckResult.Skipped(lab.Name, machine.Name, stage.Name, check, reason))));
+                stage.Checks.Select(check => CheckResult.Skipped(lab.Name, machine.Name, stage.Name, check, reason.ToString()))));
         }
+    }
+}
+
+/// <summary>Why stages do not run.</summary>
+public abstract record SkipReason
+{
+    /// <summary>They wait for a stage (MACHINE/STAGE) that did not complete.</summary>
+    public sealed record Waited(string Blocker) : SkipReason
+    {
+        public override string ToString() => $"skipped because {Blocker} did not complete";
+    }
+
+    /// <summary>A stage of their own machine failed.</summary>
+    public sealed record StageFailed(string Stage) : SkipReason
+    {
+        public override string ToString() => $"stage {Stage} failed";
     }
 }
 

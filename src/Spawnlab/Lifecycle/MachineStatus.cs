@@ -10,7 +10,7 @@ namespace Spawnlab.Lifecycle;
 public sealed record MachineStatus(
     string Lab,
     string Machine,
-    string State,
+    MachineRunState State,
     IReadOnlyList<InterfaceStatus> Interfaces,
     string Root,
     int? Pid,
@@ -20,7 +20,7 @@ public sealed record MachineStatus(
         labs.SelectMany(lab => lab.Machines.Values.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => new MachineStatus(
             lab.Lab,
             m.Name,
-            m.Process is { IsAlive: true } ? "running" : MachineCgroup.IsPopulated(m.Cgroups) ? "orphaned" : "stopped",
+            m.Process is { IsAlive: true } ? MachineRunState.Running : MachineCgroup.IsPopulated(m.Cgroups) ? MachineRunState.Orphaned : MachineRunState.Stopped,
             [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth, i.Dhcp))],
             m.Root,
             m.Process is { IsAlive: true } p ? p.Pid : null,
@@ -49,3 +49,23 @@ public sealed record MachineStatus(
 }
 
 public sealed record InterfaceStatus(string Network, string Interface, string? Address, string Mac, string HostVeth, bool Dhcp);
+
+/// <summary>Whether a machine runs: its nspawn lives, or only its processes do (nspawn was killed alone), or neither.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<MachineRunState>))]
+public enum MachineRunState
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("running")]
+    Running,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("orphaned")]
+    Orphaned,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("stopped")]
+    Stopped,
+}
+
+public static class MachineRunStates
+{
+    /// <summary>The state as ls and graph print it.</summary>
+    public static string Text(this MachineRunState state) => state.ToString().ToLowerInvariant();
+}

@@ -24,11 +24,11 @@ public static class TopologyGraph
                 foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
                 {
                     foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name))
-                        text.AppendLine($"   |     +-- {machine.Machine,-14} {iface.Interface,-8} {iface.Address ?? (iface.Dhcp ? "dhcp (no lease yet)" : "-"),-20} {iface.Mac}  [{machine.State}]");
+                        text.AppendLine($"   |     +-- {machine.Machine,-14} {iface.Interface,-8} {iface.Address ?? (iface.Dhcp ? "dhcp (no lease yet)" : "-"),-20} {iface.Mac}  [{machine.State.Text()}]");
                 }
             }
             foreach (var machine in machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Count == 0))
-                text.AppendLine($"   (no network) {machine.Machine} [{machine.State}]");
+                text.AppendLine($"   (no network) {machine.Machine} [{machine.State.Text()}]");
         }
         return text.ToString();
     }

@@ -1,21 +1,8 @@
 using Spawnlab.Checks;
+using Spawnlab.Labs;
 using Spawnlab.State;
 
 namespace Spawnlab.Lifecycle;
-
-/// <summary>A stage of a machine, as named on the command line: MACHINE/STAGE.</summary>
-public sealed record StageReference(string Machine, string Stage)
-{
-    public static StageReference Parse(string text)
-    {
-        var slash = text.IndexOf('/');
-        if (slash <= 0 || slash == text.Length - 1 || text.IndexOf('/', slash + 1) >= 0)
-            throw new SpawnlabException($"'{text}': expected MACHINE/STAGE", exitCode: 2);
-        return new StageReference(text[..slash], text[(slash + 1)..]);
-    }
-
-    public override string ToString() => $"{Machine}/{Stage}";
-}
 
 public sealed record UpOptions
 {
@@ -23,7 +10,7 @@ public sealed record UpOptions
     public bool NoCache { get; init; }
 
     /// <summary>Run this stage of this machine and every later one again, whatever the cache holds.</summary>
-    public StageReference? From { get; init; }
+    public StageRef? From { get; init; }
 
     /// <summary>How many machines may boot or run a stage at the same time (default: 4 per core).</summary>
     public int? Jobs { get; init; }

@@ -14,6 +14,9 @@ public static class HostNames
     /// <summary>The prefix of every interface Spawnlab makes; nothing else on the host is ever taken for ours.</summary>
     public const string InterfacePrefix = "sl";
 
+    /// <summary>How every lab's bridge is named first: where a host firewall lets labs through, it names them so.</summary>
+    public const string BridgePrefix = InterfacePrefix + "b";
+
     public static string Bridge(string lab, string network) => Interface("b", network, $"bridge/{lab}/{network}");
 
     /// <summary>The host side of the veth pair that joins a machine to a network's bridge.</summary>

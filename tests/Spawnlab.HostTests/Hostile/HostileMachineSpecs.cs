@@ -86,13 +86,13 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
             machine.Process!.Signal(Spawnlab.Host.HostProcess.SigKill);
             Assert.True(await machine.Process.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
             Assert.True(first.IsAlive);
-            Assert.Equal("orphaned", Spawnlab.Lifecycle.MachineStatus.Of([controller.Store.Load(name)!]).Single().State);
+            Assert.Equal(Spawnlab.Lifecycle.MachineRunState.Orphaned, Spawnlab.Lifecycle.MachineStatus.Of([controller.Store.Load(name)!]).Single().State);
 
             // The next up kills it before it boots the machine again: one init on the root and the namespace.
             state = await controller.UpCleanlyAsync(lab);
             Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
             var second = Spawnlab.Host.HostProcess.Find(Spawnlab.Lifecycle.LabController.LeaderOf(state, state.Machines["real"]))!;
-            Assert.Equal("running", Spawnlab.Lifecycle.MachineStatus.Of([state]).Single().State);
+            Assert.Equal(Spawnlab.Lifecycle.MachineRunState.Running, Spawnlab.Lifecycle.MachineStatus.Of([state]).Single().State);
 
             // And down kills what runs without its nspawn.
             state.Machines["real"].Process!.Signal(Spawnlab.Host.HostProcess.SigKill);

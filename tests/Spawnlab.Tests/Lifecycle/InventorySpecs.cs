@@ -12,8 +12,8 @@ public sealed class InventorySpecs
         lab.Networks["lan"] = new NetworkState { Name = "lan", Bridge = "slblan-123456", Subnet = "10.0.0.0/24", HostAddress = "10.0.0.1/24", Nat = true, Uplink = "eth0" };
         var machines = new List<MachineStatus>
         {
-            new("prolo-lab", "gw", "running", [new InterfaceStatus("lan", "lan", "10.0.0.254/24", "02:00:00:00:00:01", "slvgw-1", false)], "/p/gw", 10, PrivateUsers: true),
-            new("prolo-lab", "web", "running", [new InterfaceStatus("lan", "lan", "10.0.0.150/24", "02:00:00:00:00:02", "slvweb-2", true)], "/p/web", 11, PrivateUsers: false),
+            new("prolo-lab", "gw", MachineRunState.Running, [new InterfaceStatus("lan", "lan", "10.0.0.254/24", "02:00:00:00:00:01", "slvgw-1", false)], "/p/gw", 10, PrivateUsers: true),
+            new("prolo-lab", "web", MachineRunState.Running, [new InterfaceStatus("lan", "lan", "10.0.0.150/24", "02:00:00:00:00:02", "slvweb-2", true)], "/p/web", 11, PrivateUsers: false),
         };
         return ([lab], machines);
     }
@@ -43,5 +43,16 @@ public sealed class InventorySpecs
             Assert.Contains(text, ascii, StringComparison.Ordinal);
         Assert.StartsWith("graph TD", TopologyGraph.Mermaid(labs, machines), StringComparison.Ordinal);
         Assert.Contains("\"prolo-lab/lan\" -- \"prolo-lab/gw\"", TopologyGraph.Dot(labs, machines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_machine_s_state_is_written_as_a_word_in_the_inventory_the_graph_and_JSON()
+    {
+        var (labs, machines) = Prolo();
+
+        Assert.Contains("spawnlab_state: running", Inventory.ToAnsible(labs, machines), StringComparison.Ordinal);
+        Assert.Contains("\"running\"", Inventory.ToJson(labs, machines), StringComparison.Ordinal);
+        Assert.Contains("[running]", TopologyGraph.Ascii(labs, machines), StringComparison.Ordinal);
+        Assert.Equal("\"orphaned\"", System.Text.Json.JsonSerializer.Serialize(MachineRunState.Orphaned));
     }
 }

@@ -114,7 +114,7 @@ public sealed class UpPlannerSpecs : IDisposable
         var lab = _files.Parse(Lab());
         var state = After(lab, ran: 3);
 
-        var from = Plan(lab, state, new UpOptions { From = new StageReference("gw", "three") }).Machines.Single();
+        var from = Plan(lab, state, new UpOptions { From = new StageRef("gw", "three") }).Machines.Single();
         var none = Plan(lab, state, new UpOptions { NoCache = true }).Machines.Single();
 
         Assert.Equal("Restore; cached: one,two; run: three; restored: two", Describe(from));
