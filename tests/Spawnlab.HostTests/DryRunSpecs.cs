@@ -80,8 +80,7 @@ public sealed class DryRunSpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 }

@@ -73,8 +73,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             await HostProbe.RunAsync("btrfs", "subvolume", "delete", subvolume);
             await HostProbe.RunAsync("nft", "delete", "table", "ip", table);
             await HostProbe.RunAsync("ip", "link", "del", bridge);
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 
@@ -173,8 +172,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             await HostProbe.RunAsync("ip", "link", "del", bridge);
             await HostProbe.RunAsync("nft", "delete", "table", "ip", table);
             await HostProbe.RunAsync("ip", "netns", "del", netns);
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 

@@ -13,6 +13,13 @@ internal static class LabControllerExtensions
         Assert.True(result.Failures.Count == 0, string.Join(Environment.NewLine, result.Failures));
         return result.State;
     }
+
+    /// <summary>Takes the lab down if it is up: the end of every host test that brought one up.</summary>
+    public static async Task DownIfUpAsync(this LabController controller, string lab)
+    {
+        if (controller.Store.Load(lab) is not null)
+            await controller.DownAsync(lab, purgeImages: false, CancellationToken.None);
+    }
 }
 
 internal static class MachineShell

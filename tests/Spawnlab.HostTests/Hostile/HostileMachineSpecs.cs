@@ -57,8 +57,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 
@@ -105,8 +104,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 
@@ -170,8 +168,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
         finally
         {
             Environment.SetEnvironmentVariable("SPAWNLAB_LOG_LIMIT", previous);
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 
@@ -209,8 +206,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 
@@ -244,8 +240,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
         }
         finally
         {
-            if (controller.Store.Load(name) is not null)
-                await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(name);
         }
     }
 }

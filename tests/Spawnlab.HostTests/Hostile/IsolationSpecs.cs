@@ -111,10 +111,8 @@ public sealed class IsolationSpecs(HostFixture host) : IDisposable
             await accepting.CancelAsync();
             listener.Stop();
             await Task.WhenAny(accept);
-            if (controller.Store.Load(a) is not null)
-                await controller.DownAsync(a, purgeImages: false, CancellationToken.None);
-            if (controller.Store.Load(b) is not null)
-                await controller.DownAsync(b, purgeImages: false, CancellationToken.None);
+            await controller.DownIfUpAsync(a);
+            await controller.DownIfUpAsync(b);
         }
     }
 }
