@@ -225,7 +225,8 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             if (ours.Contains(iface) || iface == "lo")
                 continue;
             var address = IPAddress.Parse(cidr[..cidr.IndexOf('/')]);
-            var hostNetwork = IPNetwork.Parse($"{LabParser.Mask(address, int.Parse(cidr[(cidr.IndexOf('/') + 1)..]))}/{cidr[(cidr.IndexOf('/') + 1)..]}");
+            var prefix = int.Parse(cidr[(cidr.IndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+            var hostNetwork = new IPNetwork(Ipv4.Mask(address, prefix), prefix);
             foreach (var network in lab.Networks.Values)
             {
                 if (iface == HostNames.Bridge(lab.Name, network.Name))

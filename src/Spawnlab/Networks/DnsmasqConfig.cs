@@ -13,10 +13,7 @@ public static class DnsmasqConfig
     public static string For(LabDefinition lab, NetworkDefinition network, string bridge, string leaseFile, string hostsFile)
     {
         var host = network.Host ?? throw new InvalidOperationException($"network {network.Name} has no host address");
-        var first = LabParser.ToUInt(network.Subnet.BaseAddress);
-        var size = 1u << (32 - network.Subnet.PrefixLength);
-        var start = LabParser.FromUInt(first + size / 2);
-        var end = LabParser.FromUInt(first + size - 2);
+        var (start, end) = Ipv4.UpperHalf(network.Subnet);
         var text = new StringBuilder();
         text.AppendLine($"# Written by Spawnlab for network {network.Name} of lab {lab.Name}");
         text.AppendLine($"interface={bridge}");
@@ -33,7 +30,7 @@ public static class DnsmasqConfig
         // A lab is a network of its own: names other than the lab's are not looked up outside unless it says so.
         if (!network.DnsForward)
             text.AppendLine("no-resolv");
-        text.AppendLine($"dhcp-range={start},{end},{network.Subnet.PrefixLength switch { _ => MaskOf(network.Subnet.PrefixLength) }},12h");
+        text.AppendLine($"dhcp-range={start},{end},{Ipv4.Netmask(network.Subnet.PrefixLength)},12h");
         text.AppendLine("dhcp-authoritative");
         text.AppendLine($"dhcp-leasefile={leaseFile}");
         text.AppendLine($"dhcp-option=option:router,{host}");
@@ -57,6 +54,4 @@ public static class DnsmasqConfig
         }
         return text.ToString();
     }
-
-    private static string MaskOf(int prefix) => LabParser.FromUInt(prefix == 0 ? 0 : uint.MaxValue << (32 - prefix)).ToString();
 }

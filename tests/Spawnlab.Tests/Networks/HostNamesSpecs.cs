@@ -68,3 +68,21 @@ public sealed class HostNamesSpecs
         Assert.Equal("spawnlab-prolo-gw", HostNames.Namespace("prolo", "gw"));
     }
 }
+
+public sealed class Ipv4Specs
+{
+    [Fact]
+    public void Subnet_arithmetic_gives_masks_usable_addresses_and_the_upper_half()
+    {
+        var subnet = System.Net.IPNetwork.Parse("10.0.0.0/24");
+
+        Assert.Equal("10.0.0.0", Ipv4.Mask(System.Net.IPAddress.Parse("10.0.0.77"), 24).ToString());
+        Assert.Equal("255.255.254.0", Ipv4.Netmask(23).ToString());
+        Assert.Equal(("10.0.0.128", "10.0.0.254"), (Ipv4.UpperHalf(subnet).First.ToString(), Ipv4.UpperHalf(subnet).Last.ToString()));
+        Assert.True(Ipv4.IsUsable(subnet, System.Net.IPAddress.Parse("10.0.0.1")));
+        Assert.False(Ipv4.IsUsable(subnet, System.Net.IPAddress.Parse("10.0.0.255")));
+        Assert.False(Ipv4.IsUsable(subnet, System.Net.IPAddress.Parse("10.0.0.0")));
+        Assert.False(Ipv4.IsUsable(subnet, System.Net.IPAddress.Parse("10.0.1.1")));
+        Assert.Equal("10.0.0.10", Ipv4.Offset(subnet, 10).ToString());
+    }
+}
