@@ -23,7 +23,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
     private string ImageFile => Path.Combine(stateDirectory, "pool.img");
     private string RecordFile => Path.Combine(stateDirectory, "pool.json");
 
-    private sealed record PoolRecord(string Kind);
+    private sealed record PoolRecord(PoolKind Kind);
 
     /// <summary>The pool as recorded, without creating or mounting anything; null when none was made yet.</summary>
     public StoragePool? Existing()
@@ -32,7 +32,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
             return null;
         var record = JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))
             ?? throw new SpawnlabException($"{RecordFile} is empty");
-        return new StoragePool(PoolPath, record.Kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
+        return new StoragePool(PoolPath, record.Kind == PoolKind.Dir ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
     }
 
     public async Task<StoragePool> OpenAsync(DriverChoice choice, CancellationToken cancellationToken)
@@ -41,15 +41,15 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         var kind = File.Exists(RecordFile)
             ? JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))!.Kind
             : await ChooseAsync(choice, cancellationToken);
-        if (choice != DriverChoice.Auto && (choice == DriverChoice.Dir) != (kind == "dir"))
+        if (choice != DriverChoice.Auto && (choice == DriverChoice.Dir) != (kind == PoolKind.Dir))
             throw new SpawnlabException(
-                $"the pool in {stateDirectory} uses the {kind} driver, not {choice.ToString().ToLowerInvariant()}; use another --state-dir for another driver");
+                $"the pool in {stateDirectory} uses the {(kind == PoolKind.Dir ? "dir" : "btrfs")} driver, not {choice.ToString().ToLowerInvariant()}; use another --state-dir for another driver");
 
         Directory.CreateDirectory(PoolPath);
-        if (kind == "btrfs-loop")
+        if (kind == PoolKind.BtrfsLoop)
             await MountImageAsync(cancellationToken);
         File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind)));
-        var pool = new StoragePool(PoolPath, kind == "dir" ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
+        var pool = new StoragePool(PoolPath, kind == PoolKind.Dir ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
         Directory.CreateDirectory(pool.ImagesDirectory);
         return pool;
     }
@@ -63,19 +63,19 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         return true;
     }
 
-    private async Task<string> ChooseAsync(DriverChoice choice, CancellationToken cancellationToken)
+    private async Task<PoolKind> ChooseAsync(DriverChoice choice, CancellationToken cancellationToken)
     {
         if (choice == DriverChoice.Dir)
-            return "dir";
+            return PoolKind.Dir;
         var fsType = await shell.OutputAsync(HostCommand.Of("findmnt", "-n", "-o", "FSTYPE", "--target", stateDirectory), cancellationToken);
         if (fsType == "btrfs")
-            return "btrfs";
+            return PoolKind.Btrfs;
         var hasBtrfs = (await shell.RunAsync(HostCommand.Of("sh", "-c", "command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems || modprobe btrfs").WithoutThrowing(), cancellationToken)).Succeeded;
         if (hasBtrfs)
-            return "btrfs-loop";
+            return PoolKind.BtrfsLoop;
         if (choice == DriverChoice.Btrfs)
             throw new SpawnlabException("the btrfs driver needs btrfs-progs and the btrfs kernel module; install btrfs-progs or use --driver dir");
-        return "dir";
+        return PoolKind.Dir;
     }
 
     /// <summary>Whether what the pool holds can be seen: a loop-backed pool must be mounted for that; the others always can.</summary>
@@ -100,4 +100,18 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         }
         await shell.RunAsync("mount", ["-o", "loop,compress=zstd:1", ImageFile, PoolPath], cancellationToken);
     }
+}
+
+/// <summary>What a pool is, as pool.json records it: the host's btrfs, a loop-mounted btrfs image file, or plain folders.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<PoolKind>))]
+public enum PoolKind
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("btrfs")]
+    Btrfs,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("btrfs-loop")]
+    BtrfsLoop,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("dir")]
+    Dir,
 }

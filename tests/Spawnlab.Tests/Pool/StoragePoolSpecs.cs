@@ -69,3 +69,21 @@ public sealed class PoolSpaceSpecs
         Assert.Equal("another failure", PoolSpace.WithAdvice("another failure"));
     }
 }
+
+public sealed class PoolRecordSpecs : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("spawnlab-poolrecord-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("btrfs", "btrfs")]
+    [InlineData("btrfs-loop", "btrfs")]
+    [InlineData("dir", "dir")]
+    public void A_pool_recorded_by_an_earlier_version_opens_with_its_driver(string kind, string driver)
+    {
+        File.WriteAllText(Path.Combine(_directory, "pool.json"), $$"""{"Kind":"{{kind}}"}""");
+
+        Assert.Equal(driver, new PoolOpener(new Fakes.FakeShell(), _directory).Existing()!.Driver.Name);
+    }
+}
