@@ -21,87 +21,97 @@ public sealed class CheckRunner(IHostShell shell)
                 $"{failure} (still after {check.Timeout.TotalSeconds:0.#} s)", DateTimeOffset.UtcNow - started);
     }
 
-    /// <summary>One attempt: an empty string when the check holds, else what is wrong.</summary>
-    internal async Task<string> ProbeAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    /// <summary>One attempt: an empty string when the check holds, else what is wrong. One probe per kind of check.</summary>
+    internal Task<string> ProbeAsync(int leader, CheckDefinition check, CancellationToken cancellationToken) => check.Kind switch
     {
-        switch (check.Kind)
+        CheckKind.Service => ServiceAsync(leader, check, cancellationToken),
+        CheckKind.File => FileAsync(leader, check, cancellationToken),
+        CheckKind.Command => CommandAsync(leader, check, cancellationToken),
+        CheckKind.Http => HttpAsync(leader, check, cancellationToken),
+        CheckKind.Port => PortAsync(leader, check, cancellationToken),
+        CheckKind.Dns => DnsAsync(leader, check, cancellationToken),
+        CheckKind.Ping => PingAsync(leader, check, cancellationToken),
+        _ => throw new ArgumentOutOfRangeException(nameof(check), check.Kind, "unknown check kind"),
+    };
+
+    private async Task<string> ServiceAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var output = await InsideAsync(leader, cancellationToken, "sh", "-c",
+            "echo \"$(systemctl is-enabled \"$1\" 2>/dev/null) $(systemctl is-active \"$1\" 2>/dev/null)\"", "sh", check.Target);
+        var words = output.StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var enabled = words.Length > 1 ? words[0] : "not-found";
+        var active = words.Length > 1 ? words[1] : words.FirstOrDefault() ?? "unknown";
+        var isEnabled = enabled is "enabled" or "enabled-runtime" or "static" or "alias" or "generated" or "indirect";
+        return isEnabled && active == "active" ? "" : $"service {check.Target} is {active} and {enabled} (expected active and enabled)";
+    }
+
+    private async Task<string> FileAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var result = await InsideAsync(leader, cancellationToken, "sh", "-c",
+            "test -e \"$1\" || exit 10; if [ \"$2\" = yes ]; then test -s \"$1\" || exit 11; fi; if [ -n \"$3\" ]; then grep -qF -- \"$3\" \"$1\" || exit 12; fi",
+            "sh", check.Target, check.NonEmpty ? "yes" : "no", check.Contains ?? "");
+        return result.ExitCode switch
         {
-            case CheckKind.Service:
-                {
-                    var output = await InsideAsync(leader, cancellationToken, "sh", "-c",
-                        "echo \"$(systemctl is-enabled \"$1\" 2>/dev/null) $(systemctl is-active \"$1\" 2>/dev/null)\"", "sh", check.Target);
-                    var words = output.StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    var enabled = words.Length > 1 ? words[0] : "not-found";
-                    var active = words.Length > 1 ? words[1] : words.FirstOrDefault() ?? "unknown";
-                    var isEnabled = enabled is "enabled" or "enabled-runtime" or "static" or "alias" or "generated" or "indirect";
-                    return isEnabled && active == "active" ? "" : $"service {check.Target} is {active} and {enabled} (expected active and enabled)";
-                }
-            case CheckKind.File:
-                {
-                    var result = await InsideAsync(leader, cancellationToken, "sh", "-c",
-                        "test -e \"$1\" || exit 10; if [ \"$2\" = yes ]; then test -s \"$1\" || exit 11; fi; if [ -n \"$3\" ]; then grep -qF -- \"$3\" \"$1\" || exit 12; fi",
-                        "sh", check.Target, check.NonEmpty ? "yes" : "no", check.Contains ?? "");
-                    return result.ExitCode switch
-                    {
-                        0 => "",
-                        10 => $"{check.Target} does not exist",
-                        11 => $"{check.Target} is empty",
-                        12 => $"{check.Target} does not contain '{check.Contains}'",
-                        _ => $"cannot read {check.Target}: {Tail(result.StandardError)}",
-                    };
-                }
-            case CheckKind.Command:
-                {
-                    var result = await InsideAsync(leader, cancellationToken, "/bin/sh", "-c", check.Target);
-                    if (result.ExitCode != 0)
-                        return $"`{check.Target}` exited {result.ExitCode}{Suffix(Tail(result.StandardError + result.StandardOutput))}";
-                    if (check.Stdout is { } pattern && !Regex.IsMatch(result.StandardOutput, pattern, RegexOptions.Multiline, TimeSpan.FromSeconds(1)))
-                        return $"output of `{check.Target}` does not match /{pattern}/: '{Tail(result.StandardOutput)}'";
-                    return "";
-                }
-            case CheckKind.Http:
-                {
-                    var result = await InsideAsync(leader, cancellationToken, "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", check.Target);
-                    if (result.ExitCode == 127 || result.StandardError.Contains("executable file not found", StringComparison.Ordinal))
-                        return "curl is not installed in the machine (add it to the image's packages)";
-                    if (result.ExitCode != 0)
-                        return $"no answer from {check.Target}: {Tail(result.StandardError)}";
-                    var body = result.StandardOutput;
-                    var cut = body.LastIndexOf('\n');
-                    var status = body[(cut + 1)..].Trim();
-                    body = cut < 0 ? "" : body[..cut];
-                    if (status != check.Status.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                        return $"{check.Target} answered {status}, expected {check.Status}";
-                    if (check.Contains is { } text && !body.Contains(text, StringComparison.Ordinal))
-                        return $"{check.Target} answered {status} without '{text}' in its body";
-                    return "";
-                }
-            case CheckKind.Port:
-                {
-                    var flags = check.Proto == "udp" ? "-Hlnu" : "-Hlnt";
-                    var result = await InsideAsync(leader, cancellationToken, "ss", flags, $"sport = :{check.Target}");
-                    return result.ExitCode == 0 && result.StandardOutput.Trim().Length > 0 ? "" : $"nothing listens on {check.Proto} port {check.Target}";
-                }
-            case CheckKind.Dns:
-                {
-                    // ahostsv4 asks getaddrinfo, which ignores IPv4 on a machine whose only IPv4 address is loopback; hosts does not.
-                    var result = await InsideAsync(leader, cancellationToken, "sh", "-c", "getent ahostsv4 \"$1\" || getent hosts \"$1\"", "sh", check.Target);
-                    var addresses = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                        .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).Distinct().ToList();
-                    if (addresses.Count == 0)
-                        return $"{check.Target} does not resolve";
-                    if (check.Address is { } expected && !addresses.Contains(expected))
-                        return $"{check.Target} resolves to {string.Join(", ", addresses)}, expected {expected}";
-                    return "";
-                }
-            case CheckKind.Ping:
-                {
-                    var result = await InsideAsync(leader, cancellationToken, "ping", "-c", "1", "-W", "1", check.Target);
-                    return result.ExitCode == 0 ? "" : $"{check.Target} does not answer ping{Suffix(Tail(result.StandardError))}";
-                }
-            default:
-                throw new ArgumentOutOfRangeException(nameof(check), check.Kind, "unknown check kind");
-        }
+            0 => "",
+            10 => $"{check.Target} does not exist",
+            11 => $"{check.Target} is empty",
+            12 => $"{check.Target} does not contain '{check.Contains}'",
+            _ => $"cannot read {check.Target}: {Tail(result.StandardError)}",
+        };
+    }
+
+    private async Task<string> CommandAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var result = await InsideAsync(leader, cancellationToken, "/bin/sh", "-c", check.Target);
+        if (result.ExitCode != 0)
+            return $"`{check.Target}` exited {result.ExitCode}{Suffix(Tail(result.StandardError + result.StandardOutput))}";
+        if (check.Stdout is { } pattern && !Regex.IsMatch(result.StandardOutput, pattern, RegexOptions.Multiline, TimeSpan.FromSeconds(1)))
+            return $"output of `{check.Target}` does not match /{pattern}/: '{Tail(result.StandardOutput)}'";
+        return "";
+    }
+
+    private async Task<string> HttpAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var result = await InsideAsync(leader, cancellationToken, "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", check.Target);
+        if (result.ExitCode == 127 || result.StandardError.Contains("executable file not found", StringComparison.Ordinal))
+            return "curl is not installed in the machine (add it to the image's packages)";
+        if (result.ExitCode != 0)
+            return $"no answer from {check.Target}: {Tail(result.StandardError)}";
+        var body = result.StandardOutput;
+        var cut = body.LastIndexOf('\n');
+        var status = body[(cut + 1)..].Trim();
+        body = cut < 0 ? "" : body[..cut];
+        if (status != check.Status.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            return $"{check.Target} answered {status}, expected {check.Status}";
+        if (check.Contains is { } text && !body.Contains(text, StringComparison.Ordinal))
+            return $"{check.Target} answered {status} without '{text}' in its body";
+        return "";
+    }
+
+    private async Task<string> PortAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var flags = check.Proto == "udp" ? "-Hlnu" : "-Hlnt";
+        var result = await InsideAsync(leader, cancellationToken, "ss", flags, $"sport = :{check.Target}");
+        return result.ExitCode == 0 && result.StandardOutput.Trim().Length > 0 ? "" : $"nothing listens on {check.Proto} port {check.Target}";
+    }
+
+    private async Task<string> DnsAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        // ahostsv4 asks getaddrinfo, which ignores IPv4 on a machine whose only IPv4 address is loopback; hosts does not.
+        var result = await InsideAsync(leader, cancellationToken, "sh", "-c", "getent ahostsv4 \"$1\" || getent hosts \"$1\"", "sh", check.Target);
+        var addresses = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).Distinct().ToList();
+        if (addresses.Count == 0)
+            return $"{check.Target} does not resolve";
+        if (check.Address is { } expected && !addresses.Contains(expected))
+            return $"{check.Target} resolves to {string.Join(", ", addresses)}, expected {expected}";
+        return "";
+    }
+
+    private async Task<string> PingAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var result = await InsideAsync(leader, cancellationToken, "ping", "-c", "1", "-W", "1", check.Target);
+        return result.ExitCode == 0 ? "" : $"{check.Target} does not answer ping{Suffix(Tail(result.StandardError))}";
     }
 
     private Task<HostResult> InsideAsync(int leader, CancellationToken cancellationToken, params string[] command) =>
