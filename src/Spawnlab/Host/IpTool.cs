@@ -24,6 +24,13 @@ public sealed class IpTool(IHostShell shell)
         await shell.RunAsync("ip", ["link", "set", name, "up"], cancellationToken);
     }
 
+    /// <summary>Deletes these links where they exist, in one run of ip (one already gone is no error).</summary>
+    public async Task DeleteLinksAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken)
+    {
+        if (names.Count > 0)
+            await shell.RunAsync(HostCommand.Of("ip", "-force", "-batch", "-").WithStandardInput(string.Concat(names.Select(n => $"link del {n}\n"))).WithoutThrowing(), cancellationToken);
+    }
+
     public async Task DeleteLinkAsync(string name, CancellationToken cancellationToken)
     {
         if (await LinkExistsAsync(name, cancellationToken))

@@ -132,6 +132,14 @@ public sealed partial class LabController
                 Enumerable.Reverse(journal.State.Objects.Where(o => o.Kind == kind).ToList()),
                 new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
                 async (obj, token) => await Attempt(left, obj.ToString(), () => RemoveObjectAsync(journal, pool, obj, token)));
+            // The host ends of the veths go with their namespace, but only once the kernel has freed it, some time
+            // later: they are deleted now, so that down leaves nothing behind when it returns.
+            if (kind == HostObjectKind.NetworkNamespace)
+            {
+                var veths = journal.State.Machines.Values
+                    .SelectMany(m => m.Interfaces.Where(i => Ownership.VethRefusal(journal.State, m, i) is null).Select(i => i.HostVeth)).ToList();
+                await Attempt(left, "the machines' veths", () => _ip.DeleteLinksAsync(veths, cancellationToken));
+            }
         }
     }
 
