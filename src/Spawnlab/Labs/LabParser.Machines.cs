@@ -1,8 +1,5 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Spawnlab.Networks;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Spawnlab.Labs;

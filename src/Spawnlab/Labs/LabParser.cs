@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Spawnlab.Networks;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

@@ -68,15 +68,9 @@ public sealed partial class LabController
         var state = new LabState { Lab = lab, PoolPath = pool?.Root ?? Path.Combine(options.StateDirectory, "pool"), Driver = pool?.Driver.Name ?? "dir" };
 
         // Machines: their roots in the pool, and the nspawns running MACHINE.LAB (a machine's name has no '.').
-        var processes = HostProcess.Matching(arguments => Path.GetFileName(arguments[0]) == "systemd-nspawn"
-            && arguments.Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab}", StringComparison.Ordinal)));
         var machines = new Dictionary<string, HostProcess?>(StringComparer.Ordinal);
-        foreach (var process in processes)
-        {
-            var unit = process.Arguments().First(a => a.StartsWith("--machine=", StringComparison.Ordinal))["--machine=".Length..];
-            if (unit.IndexOf('.') is var dot and > 0 && unit[(dot + 1)..] == lab)
-                machines[unit[..dot]] = process;
-        }
+        foreach (var (machine, process) in MachineRuntime.MachinesOf(lab))
+            machines[machine] = process;
         var machinesFolder = pool is null ? null : Path.Combine(pool.LabDirectory(lab), "machines");
         if (machinesFolder is not null && Directory.Exists(machinesFolder))
         {

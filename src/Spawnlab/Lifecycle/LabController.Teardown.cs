@@ -287,14 +287,13 @@ public sealed partial class LabController
         var journal = new StateJournal(Store, state);
         var pool = await OpenPoolOfAsync(state, cancellationToken);
         var unknown = new List<string>();
-        foreach (var process in strays)
+        foreach (var (machine, process) in strays)
         {
             // A second boot of a recorded machine that a killed CLI did not record goes; a machine the record does
             // not know at all (a state that lost it) is not clean's to kill.
-            var unit = process.Arguments().FirstOrDefault(a => a.StartsWith("--machine=", StringComparison.Ordinal))?["--machine=".Length..] ?? "";
-            if (!state.Machines.ContainsKey(unit[..Math.Max(unit.IndexOf('.'), 0)]))
+            if (!state.Machines.ContainsKey(machine))
             {
-                unknown.Add(unit);
+                unknown.Add(HostNames.MachineUnitName(labName, machine));
                 continue;
             }
             process.Signal(HostProcess.SigKill);
@@ -321,12 +320,9 @@ public sealed partial class LabController
     /// systemd-nspawn processes booting a machine of this lab that the record does not name: a CLI killed between the
     /// two, or a record that lost its machines. A machine's name has no '.', so MACHINE.LAB names this lab alone.
     /// </summary>
-    private static IReadOnlyList<HostProcess> StrayMachines(LabState lab)
+    private static IReadOnlyList<(string Machine, HostProcess Process)> StrayMachines(LabState lab)
     {
         var recorded = lab.Machines.Values.Select(m => m.Pid).OfType<int>().ToHashSet();
-        return [.. HostProcess.Matching(arguments => Path.GetFileName(arguments[0]) == "systemd-nspawn"
-                && arguments.Any(a => a.StartsWith("--machine=", StringComparison.Ordinal) && a.EndsWith($".{lab.Lab}", StringComparison.Ordinal)
-                    && a["--machine=".Length..].IndexOf('.') == a.Length - "--machine=".Length - lab.Lab.Length - 1))
-            .Where(p => !recorded.Contains(p.Pid))];
+        return [.. MachineRuntime.MachinesOf(lab.Lab).Where(m => !recorded.Contains(m.Process.Pid))];
     }
 }

@@ -38,7 +38,7 @@ public static class Ownership
 
     /// <summary>Why the recorded process of a machine is not one to signal (a pid and start time that name another process), or null.</summary>
     public static string? MachineProcessRefusal(LabState state, MachineState machine, HostProcess process) =>
-        process.Arguments() is { Count: > 0 } arguments && !IsNspawnOf(arguments, HostNames.MachineUnitName(state.Lab, machine.Name))
+        process.Arguments() is { Count: > 0 } arguments && MachineRuntime.MachineOf(arguments, state.Lab) != machine.Name
             ? $"pid {process.Pid} runs `{string.Join(' ', arguments.Take(3))}…`, not machine {machine.Name} of lab {state.Lab}"
             : null;
 
@@ -61,12 +61,8 @@ public static class Ownership
         var arguments = process.Arguments();
         if (arguments.Count == 0)
             return null;
-        var units = state.Machines.Keys.Select(m => HostNames.MachineUnitName(state.Lab, m));
-        var ours = units.Any(u => IsNspawnOf(arguments, u))
+        var ours = (MachineRuntime.MachineOf(arguments, state.Lab) is { } machine && state.Machines.ContainsKey(machine))
             || (Path.GetFileName(arguments[0]) == "dnsmasq" && arguments.Any(a => a.StartsWith($"--conf-file={labStateDirectory}/", StringComparison.Ordinal)));
         return ours ? null : $"pid {process.Pid} runs `{string.Join(' ', arguments.Take(3))}…`, not a machine or the dnsmasq of lab {state.Lab}";
     }
-
-    private static bool IsNspawnOf(IReadOnlyList<string> arguments, string unit) =>
-        Path.GetFileName(arguments[0]) == "systemd-nspawn" && arguments.Contains($"--machine={unit}");
 }

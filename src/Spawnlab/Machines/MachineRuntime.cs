@@ -47,6 +47,23 @@ public sealed class MachineRuntime(IHostShell shell)
 
     private static string? NamespaceOf(string process, string kind) => HostSystem.NamespaceOf(process, kind);
 
+    /// <summary>
+    /// The machine an nspawn runs, from its command line (--machine=MACHINE.LAB), if it runs one of lab
+    /// <paramref name="lab"/>: a machine's name has no '.', so MACHINE.LAB names that lab alone.
+    /// </summary>
+    public static string? MachineOf(IReadOnlyList<string> arguments, string lab)
+    {
+        if (arguments.Count == 0 || Path.GetFileName(arguments[0]) != "systemd-nspawn")
+            return null;
+        var unit = arguments.FirstOrDefault(a => a.StartsWith("--machine=", StringComparison.Ordinal))?["--machine=".Length..];
+        return unit is not null && unit.IndexOf('.') is var dot and > 0 && unit[(dot + 1)..] == lab ? unit[..dot] : null;
+    }
+
+    /// <summary>The nspawns running machines of a lab, with the machine each runs.</summary>
+    public static IReadOnlyList<(string Machine, HostProcess Process)> MachinesOf(string lab) =>
+        [.. HostProcess.Matching(arguments => MachineOf(arguments, lab) is not null)
+            .Select(p => (Machine: MachineOf(p.Arguments(), lab)!, Process: p)).Where(m => m.Machine is not null)];
+
     /// <summary>The machine's PID 1 as the host sees it: the child of systemd-nspawn that lives in a new PID namespace.</summary>
     public static int? Leader(HostProcess nspawn)
     {

@@ -85,7 +85,7 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
     }
 
     /// <summary>The first symbolic link among the components of <paramref name="path"/> below <paramref name="top"/> (path itself included), if any.</summary>
-    public static string? LinkBetween(string top, string path)
+    private static string? LinkBetween(string top, string path)
     {
         var current = top;
         foreach (var part in Path.GetRelativePath(top, path).Split('/'))

@@ -81,4 +81,14 @@ public sealed class OwnershipSpecs
         Assert.Equal("eth0 is not the veth of machine gw of lab prolo on network lan", Ownership.VethRefusal(lab, lab.Machines["gw"], iface));
         Assert.Null(Ownership.VethRefusal(lab, lab.Machines["gw"], new InterfaceState { Network = "lan", Name = "lan", HostVeth = HostNames.HostVeth("prolo", "gw", "lan"), Mac = "m" }));
     }
+
+    [Theory]
+    [InlineData("/usr/bin/systemd-nspawn --quiet --machine=gw.prolo --boot", "prolo", "gw")]
+    [InlineData("systemd-nspawn --machine=x-m1.adv8", "adv8", "x-m1")]
+    [InlineData("systemd-nspawn --machine=m1.adv8-x", "adv8", null)]
+    [InlineData("systemd-nspawn --machine=gw.prolo", "olo", null)]
+    [InlineData("sleep --machine=gw.prolo", "prolo", null)]
+    [InlineData("systemd-nspawn --boot", "prolo", null)]
+    public void The_machine_an_nspawn_runs_is_read_from_its_command_line_for_one_lab_only(string commandLine, string lab, string? machine) =>
+        Assert.Equal(machine, Spawnlab.Machines.MachineRuntime.MachineOf(commandLine.Split(' '), lab));
 }
