@@ -48,6 +48,7 @@ public sealed class CliInputSpecs(HostFixture host) : IDisposable
         finally
         {
             await controller.ForceCleanAsync($"{stem}-x", CancellationToken.None);
+            await controller.ForceCleanAsync(stem, CancellationToken.None);
         }
     }
 }

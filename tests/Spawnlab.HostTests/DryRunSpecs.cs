@@ -81,6 +81,7 @@ public sealed class DryRunSpecs(HostFixture host) : IDisposable
         finally
         {
             await controller.DownIfUpAsync(name);
+            await controller.DownIfUpAsync($"{name}x");
         }
     }
 }

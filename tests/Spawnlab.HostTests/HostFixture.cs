@@ -21,6 +21,9 @@ public sealed class HostFixture : IAsyncLifetime
             StopTimeout = TimeSpan.FromSeconds(10),
         };
 
+    /// <summary>Where the pool of a driver's state directory is mounted.</summary>
+    public string PoolRoot(DriverChoice driver = DriverChoice.Btrfs) => Path.Combine(Options(driver).StateDirectory, "pool");
+
     public LabController Controller(DriverChoice driver, IProgressSink? progress = null) =>
         new(Shell, Options(driver), progress ?? new TestProgress());
 

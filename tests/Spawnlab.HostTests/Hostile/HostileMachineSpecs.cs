@@ -11,8 +11,6 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private static string PoolRoot(HostFixture host) => Path.Combine(host.Options(DriverChoice.Btrfs).StateDirectory, "pool");
-
     [HostFact]
     public async Task Subvolumes_links_and_forged_names_that_a_machine_plants_in_its_root_never_turn_down_against_the_host()
     {
@@ -34,7 +32,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
                     run: perl /attack.pl {{name}} {{target}}
             """);
         var controller = host.Controller(DriverChoice.Btrfs);
-        var root = Path.Combine(PoolRoot(host), "labs", name, "machines", "m");
+        var root = Path.Combine(host.PoolRoot(), "labs", name, "machines", "m");
         try
         {
             await controller.UpCleanlyAsync(lab);
@@ -53,7 +51,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
 
             Assert.Equal("precious", await File.ReadAllTextAsync(precious));
             Assert.Null(controller.Store.Load(name));
-            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], host.PoolRoot()));
         }
         finally
         {
@@ -100,7 +98,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
 
             Assert.True(await second.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
-            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["real"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["real"], host.PoolRoot()));
         }
         finally
         {
@@ -159,7 +157,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
 
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
 
-            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], host.PoolRoot()));
             var deadline = DateTime.UtcNow.AddSeconds(5);
             while (Spawnlab.Host.HostProcess.Naming(Path.GetDirectoryName(bootLog)!).Count > 0 && DateTime.UtcNow < deadline)
                 await Task.Delay(50);
@@ -202,7 +200,7 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
             Assert.Equal("from the lab", await controller.InsideAsync(name, "m", "cat", "/etc/deliver-ok"));
             Assert.Contains("Too many levels of symbolic links", await File.ReadAllTextAsync(controller.StageLog(name, "m", 1, "deliver")), StringComparison.Ordinal);
             // The script's mount stayed in its own namespace.
-            Assert.Empty(HostProbe.MountsUnder(Path.Combine(PoolRoot(host), "labs", name)));
+            Assert.Empty(HostProbe.MountsUnder(Path.Combine(host.PoolRoot(), "labs", name)));
         }
         finally
         {

@@ -11,8 +11,6 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private static string PoolRoot(HostFixture host) => Path.Combine(host.Options(DriverChoice.Btrfs).StateDirectory, "pool");
-
     [HostFact]
     public async Task A_lab_whose_state_file_is_gone_is_refused_with_a_way_out_left_running_by_clean_and_removed_by_clean_force()
     {
@@ -50,7 +48,7 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             Assert.Contains(removed, r => r.StartsWith($"lab {name}: bridge ", StringComparison.Ordinal));
             Assert.False(machine.Process.IsAlive);
             Assert.DoesNotContain(HostProbe.ProcessesNamed("dnsmasq"), p => p.CommandLine.Contains($"/labs/{name}/", StringComparison.Ordinal));
-            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["m"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["m"], host.PoolRoot()));
             Assert.False(Directory.Exists(controller.Store.LabDirectory(name)));
         }
         finally
@@ -91,7 +89,7 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
 
             Assert.Equal(0, forced.ExitCode);
             Assert.False(brokenState.Machines["m"].Process!.IsAlive);
-            Assert.Empty(await HostProbe.LeftoversAsync(broken, [], ["m"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(broken, [], ["m"], host.PoolRoot()));
             Assert.Empty(controller.Store.Unreadable());
         }
         finally
@@ -180,7 +178,7 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
 
             Assert.Null(controller.Store.Load(name));
-            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["stuck", "free"], PoolRoot(host)));
+            Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["stuck", "free"], host.PoolRoot()));
         }
         finally
         {
