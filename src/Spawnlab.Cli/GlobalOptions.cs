@@ -30,5 +30,5 @@ internal static class GlobalOptions
         new(result.GetValue(StateDirectory)!, result.GetValue(Driver)) { WaitForLock = !result.GetValue(NoWait) };
 
     public static LabController Controller(ParseResult result, IProgressSink? progress = null) =>
-        new(new CliWrapShell(), Options(result), progress ?? new ConsoleProgress());
+        new(new LinuxHost(), Options(result), progress ?? new ConsoleProgress());
 }

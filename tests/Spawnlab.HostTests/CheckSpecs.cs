@@ -82,7 +82,7 @@ public sealed class CheckSpecs(HostFixture host) : IDisposable
         {
             var state = await controller.UpCleanlyAsync(_files.Write($"lab: {name}\n{TestLab.Image}\n{Lab}"));
             var (lab, machine) = controller.FindMachine($"{name}/m");
-            var leader = LabController.LeaderOf(lab, machine);
+            var session = controller.SessionOf(lab, machine);
             var runner = new CheckRunner(host.Shell);
 
             var failures = new List<string>();
@@ -90,7 +90,7 @@ public sealed class CheckSpecs(HostFixture host) : IDisposable
             {
                 var check = (CheckDefinition)row[0];
                 var expected = (string?)row[1];
-                var result = await runner.RunAsync(name, "m", "serve", leader, check, CancellationToken.None);
+                var result = await runner.RunAsync(name, "m", "serve", session, check, CancellationToken.None);
                 if (expected is null && result.Outcome != CheckOutcome.Passed)
                     failures.Add($"{check.Describe()} should pass: {result.Message}");
                 if (expected is not null && (result.Outcome != CheckOutcome.Failed || !result.Message.StartsWith(expected, StringComparison.Ordinal)))

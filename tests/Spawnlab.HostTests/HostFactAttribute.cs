@@ -9,7 +9,7 @@ public sealed class HostFactAttribute : FactAttribute
 
     public HostFactAttribute()
     {
-        if (!HostUser.IsRoot)
+        if (!Real.Host.IsRoot)
             Skip = "needs root";
         else if (Tools.FirstOrDefault(t => !OnPath(t)) is { } missing)
             Skip = $"needs {missing} (run .ci/run or scripts/install-deps)";

@@ -13,7 +13,7 @@ public sealed class HostFixture : IAsyncLifetime
     public static readonly string BtrfsStateDirectory = Environment.GetEnvironmentVariable("SPAWNLAB_TEST_STATE_DIR") ?? "/var/lib/spawnlab-tests";
     public static readonly string DirStateDirectory = BtrfsStateDirectory + "-dir";
 
-    public IHostShell Shell { get; } = new CliWrapShell();
+    public IHostShell Shell => Real.Host.Shell;
 
     public SpawnlabOptions Options(DriverChoice driver) =>
         new(driver == DriverChoice.Dir ? DirStateDirectory : BtrfsStateDirectory, driver)
@@ -25,15 +25,15 @@ public sealed class HostFixture : IAsyncLifetime
     public string PoolRoot(DriverChoice driver = DriverChoice.Btrfs) => Path.Combine(Options(driver).StateDirectory, "pool");
 
     public LabController Controller(DriverChoice driver, IProgressSink? progress = null) =>
-        new(Shell, Options(driver), progress ?? new TestProgress());
+        new(Real.Host, Options(driver), progress ?? new TestProgress());
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        if (!HostUser.IsRoot)
+        if (!Real.Host.IsRoot)
             return;
-        await new PoolOpener(Shell, BtrfsStateDirectory).DetachAsync(CancellationToken.None);
+        await new PoolOpener(Real.Host, BtrfsStateDirectory).DetachAsync(CancellationToken.None);
     }
 }
 

@@ -77,7 +77,7 @@ public static class HostProbe
             if (namespaces.Contains(HostNames.Namespace(lab, machine), StringComparison.Ordinal))
                 left.Add($"netns {HostNames.Namespace(lab, machine)}");
         }
-        foreach (var hierarchy in Spawnlab.Host.MachineCgroup.Hierarchies())
+        foreach (var hierarchy in Real.Host.Cgroups.Hierarchies())
         {
             foreach (var machine in machines)
             {

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using Spawnlab.Doctor;
+using Spawnlab.Host;
 using Spawnlab.Labs;
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 using Spawnlab.Networks;
 using Spawnlab.Pool;
 using Spawnlab.State;
@@ -41,7 +43,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var table = HostNames.NftTable(name) + "_x";
         var subvolume = Path.Combine(pool, "labs", $"{name}-other");
         var mountPoint = Path.Combine(pool, "labs", $"{name}-mnt");
-        var cgroup = Path.Combine(Spawnlab.Host.MachineCgroup.Hierarchies()[0], $"{Spawnlab.Host.MachineCgroup.Prefix}{name}-mx");
+        var cgroup = Path.Combine(Real.Host.Cgroups.Hierarchies()[0], $"{Spawnlab.Host.MachineCgroup.Prefix}{name}-mx");
         try
         {
             Directory.CreateDirectory(cgroup);
@@ -87,7 +89,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         Directory.CreateDirectory(Path.Combine(victim, "inner"));
         await File.WriteAllTextAsync(Path.Combine(victim, "inner", "keep.txt"), "precious");
         var link = Path.Combine(pool, "labs", $"{name}-link");
-        var hierarchy = Spawnlab.Host.MachineCgroup.Hierarchies()[0];
+        var hierarchy = Real.Host.Cgroups.Hierarchies()[0];
         var foreignCgroup = Path.Combine(hierarchy, $"precious-{name}");
         var lookalikeCgroup = Path.Combine(hierarchy, $"spawnlab-{name}-other");
         // A bridge named as the lab would name a network 'wan' (which the tampered state adds) but with a MAC of its own,
@@ -96,7 +98,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         var table = HostNames.NftTable(name + "x");
         var netns = HostNames.Namespace(name, "ghost");
         using var sleeper = System.Diagnostics.Process.Start("sleep", "600");
-        var sleeperProcess = Spawnlab.Host.HostProcess.Find(sleeper.Id)!;
+        var sleeperProcess = Real.Processes.Find(sleeper.Id)!;
         try
         {
             Directory.CreateDirectory(foreignCgroup);
@@ -157,7 +159,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             Assert.True(await HostProbe.LinkExistsAsync(bridge));
             Assert.True(await HostProbe.NftTableExistsAsync(table));
             Assert.Contains(netns, await HostProbe.RunAsync("ip", "netns", "list"), StringComparison.Ordinal);
-            Assert.True(sleeperProcess.IsAlive);
+            Assert.True(Real.Processes.IsAlive(sleeperProcess));
             // What was the lab's is gone, and so is its record.
             Assert.Null(controller.Store.Load(name));
             Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["m"], pool));
@@ -239,7 +241,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
         {
             await RunningCli.KillWhenAsync(options.StateDirectory, Snapshotting, "the snapshot after the stage", "up", lab.FilePath, "--driver=dir");
             // The orphan the next up has to deal with.
-            Assert.NotEmpty(Spawnlab.Host.HostProcess.Naming(snapshots));
+            Assert.NotEmpty(Real.Processes.Naming(snapshots));
             var killed = controller.Store.Load(name)!;
             Assert.NotEqual(StageStatus.Ran, killed.Machines["m"].Stages.Single().Status);
             Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d) == killed.Machines["m"].Stages.Single().Key);
@@ -249,7 +251,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             Assert.Equal([StageStatus.Ran], resumed.Machines["m"].Stages.Select(s => s.Status));
             Assert.Equal("big\n", await controller.InsideAsync(name, "m", "cat", "/big.txt"));
             Assert.DoesNotContain(Directory.GetDirectories(snapshots), d => Path.GetFileName(d).StartsWith(".tmp-", StringComparison.Ordinal));
-            Assert.Empty(Spawnlab.Host.HostProcess.Naming(snapshots));
+            Assert.Empty(Real.Processes.Naming(snapshots));
         }
         finally
         {
@@ -272,7 +274,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
               m:
                 image: tiny
             """);
-        var controller = new LabController(host.Shell, new SpawnlabOptions(stateDirectory, DriverChoice.Dir), new TestProgress());
+        var controller = new LabController(Real.Host, new SpawnlabOptions(stateDirectory, DriverChoice.Dir), new TestProgress());
         try
         {
             var images = Path.Combine(stateDirectory, "pool", "images");
@@ -287,7 +289,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
 
             var state = await controller.UpCleanlyAsync(lab);
 
-            Assert.Equal(MachineRunState.Running, MachineStatus.Of([state]).Single().State);
+            Assert.Equal(MachineRunState.Running, controller.Statuses([state]).Single().State);
             Assert.Single(Directory.GetDirectories(images));
         }
         finally
@@ -304,7 +306,7 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
     {
         var limit = await File.ReadAllTextAsync("/proc/sys/fs/inotify/max_user_instances");
         var table = $"sltestfw{Random.Shared.Next(100, 999)}";
-        var doctor = new HostDoctor(host.Shell, host.Options(DriverChoice.Btrfs).StateDirectory);
+        var doctor = new HostDoctor(Real.Host, host.Options(DriverChoice.Btrfs).StateDirectory);
         try
         {
             await File.WriteAllTextAsync("/proc/sys/fs/inotify/max_user_instances", "128");
@@ -313,10 +315,10 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
 
             var findings = await doctor.ExamineAsync(CancellationToken.None);
 
-            var inotify = findings.Single(f => f.Check == "inotify");
+            var inotify = findings.Single(f => f.Kind == FindingKind.Inotify);
             Assert.Equal(Severity.Problem, inotify.Severity);
             Assert.Contains("about 16 booted machines come up", inotify.Detail, StringComparison.Ordinal);
-            var forward = findings.Single(f => f.Check == "forward policy");
+            var forward = findings.Single(f => f.Kind == FindingKind.ForwardPolicy);
             Assert.Equal(Severity.Problem, forward.Severity);
             Assert.Contains($"ip {table} forwarding", forward.Detail, StringComparison.Ordinal);
 
@@ -325,8 +327,8 @@ public sealed class HostSafetySpecs(HostFixture host) : IDisposable
             Assert.Contains(changed, c => c.StartsWith("set fs.inotify.max_user_instances = 1024", StringComparison.Ordinal));
             Assert.Contains($"let lab bridges forward in ip {table} forwarding", changed);
             var after = await doctor.ExamineAsync(CancellationToken.None);
-            Assert.Equal(Severity.Ok, after.Single(f => f.Check == "inotify").Severity);
-            Assert.Equal(Severity.Ok, after.Single(f => f.Check == "forward policy").Severity);
+            Assert.Equal(Severity.Ok, after.Single(f => f.Kind == FindingKind.Inotify).Severity);
+            Assert.Equal(Severity.Ok, after.Single(f => f.Kind == FindingKind.ForwardPolicy).Severity);
             Assert.Contains("iifname \"slb*\" accept", await HostProbe.RunAsync("nft", "list", "table", "ip", table), StringComparison.Ordinal);
         }
         finally

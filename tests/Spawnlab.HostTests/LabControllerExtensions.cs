@@ -29,7 +29,7 @@ internal static class MachineShell
     {
         var (labState, machineState) = controller.FindMachine($"{lab}/{machine}");
         var result = await new Spawnlab.Host.CliWrapShell().RunAsync(
-            Spawnlab.Machines.MachineRuntime.Enter(LabController.LeaderOf(labState, machineState), command).WithoutThrowing(), CancellationToken.None);
+            controller.SessionOf(labState, machineState).Enter(command).WithoutThrowing(), CancellationToken.None);
         Assert.True(result.Succeeded, $"`{string.Join(' ', command)}` in {lab}/{machine} exited {result.ExitCode}: {result.StandardError}");
         return result.StandardOutput;
     }

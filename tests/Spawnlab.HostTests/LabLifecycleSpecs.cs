@@ -64,7 +64,7 @@ public sealed class LabLifecycleSpecs(HostFixture host) : IDisposable
             var prefix = $"10.231.{lab.Name.Length}";
 
             Assert.Equal(driver == DriverChoice.Dir ? "dir" : "btrfs", state.Driver);
-            Assert.All(MachineStatus.Of([state]), m => Assert.Equal(MachineRunState.Running, m.State));
+            Assert.All(controller.Statuses([state]), m => Assert.Equal(MachineRunState.Running, m.State));
             await controller.InsideAsync(lab.Name, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.11");
             await controller.InsideAsync(lab.Name, "beta", "ping", "-c", "1", "-W", "2", $"{prefix}.10");
             await controller.InsideAsync(lab.Name, "alpha", "ping", "-c", "1", "-W", "2", $"{prefix}.1");

@@ -1,5 +1,6 @@
 using Spawnlab.Labs;
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 using Spawnlab.Pool;
 using Spawnlab.Stages;
 using Spawnlab.State;
@@ -101,7 +102,7 @@ public sealed class StageSpecs(HostFixture host) : IDisposable
             var snapshots = Directory.GetDirectories(Path.Combine(failing.State.PoolPath, "labs", name, "snapshots", "m")).Select(Path.GetFileName);
             // The fresh root's snapshot (under the machine's start key) and one per stage that passed; none for s3.
             Assert.Equal(machine.Stages.Take(2).Select(s => s.Key).Append(machine.BaseKey!).Order(), snapshots.Order());
-            Assert.Equal(MachineRunState.Running, MachineStatus.Of([failing.State]).Single().State);
+            Assert.Equal(MachineRunState.Running, controller.Statuses([failing.State]).Single().State);
             var before = await RunIdsAsync(controller, name);
 
             await controller.UpCleanlyAsync(FiveStages(name));

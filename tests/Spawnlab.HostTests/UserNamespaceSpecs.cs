@@ -43,7 +43,7 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
     [HostFact]
     public async Task A_machine_runs_as_an_unprivileged_range_of_the_host_yet_its_root_manages_its_own_network_and_keeps_ownership_on_disk()
     {
-        Assert.Null(Spawnlab.Host.HostSystem.UserNamespacesUnavailable());
+        Assert.Null(Real.Host.UserNamespacesUnavailable);
         var name = TestLab.Name("uns");
         var shared = Path.Combine(_files.Directory, "shared");
         Directory.CreateDirectory(shared);
@@ -60,15 +60,15 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
             var real = state.Machines["real"];
             Assert.True(boxed.PrivateUsers);
             Assert.False(real.PrivateUsers);
-            Assert.Equal([true, false], MachineStatus.Of([state]).Select(m => m.PrivateUsers));
+            Assert.Equal([true, false], controller.Statuses([state]).Select(m => m.PrivateUsers));
 
             // Seen from the host, the boxed machine's root is a high uid; the other machine's root is the host's.
-            var boxedLeader = LabController.LeaderOf(state, boxed);
+            var boxedLeader = Real.LeaderOf(controller, state, boxed);
             var boxedMap = UidMap(boxedLeader).Split(' ', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal("0", boxedMap[0]);
             Assert.True(long.Parse(boxedMap[1], System.Globalization.CultureInfo.InvariantCulture) >= 65536, $"uid_map: {string.Join(' ', boxedMap)}");
             Assert.Equal("65536", boxedMap[2]);
-            Assert.True(IsIdentity(UidMap(LabController.LeaderOf(state, real))));
+            Assert.True(IsIdentity(UidMap(Real.LeaderOf(controller, state, real))));
             Assert.NotEqual("0", (await File.ReadAllLinesAsync($"/proc/{boxedLeader}/status")).Single(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t')[1]);
 
             // Inside, it is root, and root manages the machine's own network: an address, a low port, a raw ping.
@@ -100,7 +100,7 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
                 Assert.NotEmpty(machine.Cgroups);
                 Assert.All(machine.Cgroups, c => Assert.Contains(new HostObject(HostObjectKind.Cgroup, c), state.Objects));
                 Assert.All(machine.Cgroups, c => Assert.True(Directory.Exists(c)));
-                Assert.False(MachineCgroup.IsFrozen(machine.Cgroups));
+                Assert.False(Real.Host.Cgroups.IsFrozen(machine.Cgroups));
             }
 
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
@@ -132,7 +132,7 @@ public sealed class UserNamespaceSpecs(HostFixture host) : IDisposable
             state = await controller.UpCleanlyAsync(Lab(name, shared));
 
             Assert.NotEqual(before, state.Machines["boxed"].Pid);
-            Assert.False(MachineCgroup.IsFrozen(state.Machines["boxed"].Cgroups));
+            Assert.False(Real.Host.Cgroups.IsFrozen(state.Machines["boxed"].Cgroups));
             await controller.InsideAsync(name, "boxed", "ping", "-c", "1", "-W", "2", $"10.236.{name.Length}.11");
         }
         finally

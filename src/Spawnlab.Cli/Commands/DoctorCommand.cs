@@ -13,7 +13,7 @@ internal static class DoctorCommand
         var command = new Command("doctor", "Check what labs need from this host and say how to fix each gap") { fix };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
-            var doctor = new HostDoctor(new CliWrapShell(), result.GetValue(GlobalOptions.StateDirectory)!);
+            var doctor = new HostDoctor(new LinuxHost(), result.GetValue(GlobalOptions.StateDirectory)!);
             var findings = await doctor.ExamineAsync(cancellationToken);
             if (result.GetValue(fix))
             {

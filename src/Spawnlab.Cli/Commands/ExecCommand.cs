@@ -16,8 +16,8 @@ internal static class ExecCommand
         {
             var controller = GlobalOptions.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
-            var leader = LabController.LeaderOf(lab, found);
-            return await AttachedProcess.RunAsync(MachineRuntime.Enter(leader, result.GetValue(commandLine)!), cancellationToken);
+            var session = controller.SessionOf(lab, found);
+            return await AttachedProcess.RunAsync(session.Enter(result.GetValue(commandLine)!), cancellationToken);
         }));
         return command;
     }

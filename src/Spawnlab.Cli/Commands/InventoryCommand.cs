@@ -15,7 +15,7 @@ internal static class InventoryCommand
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
         {
             var labs = GlobalOptions.Controller(result).Store.LoadAll().Where(l => result.GetValue(lab) is not { } only || l.Lab == only).ToList();
-            var machines = await MachineStatus.WithLeasesAsync(new CliWrapShell(), labs, cancellationToken);
+            var machines = await GlobalOptions.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             Console.Write(result.GetValue(format) == "json" ? Inventory.ToJson(labs, machines) + "\n" : Inventory.ToAnsible(labs, machines));
             return 0;
         }));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 using Spectre.Console;
 
 namespace Spawnlab.Cli.Commands;
@@ -19,7 +20,7 @@ internal static class ListCommand
             // A lab whose state does not read is named, so that it is not forgotten; the others are listed as usual.
             foreach (var (broken, problem) in store.Unreadable().Where(u => result.GetValue(lab) is not { } only || u.Lab == only))
                 Console.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
-            var machines = await MachineStatus.WithLeasesAsync(new Spawnlab.Host.CliWrapShell(), labs, cancellationToken);
+            var machines = await GlobalOptions.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));

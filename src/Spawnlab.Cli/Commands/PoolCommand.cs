@@ -14,7 +14,7 @@ internal static class PoolCommand
             var controller = GlobalOptions.Controller(result);
             if (controller.Store.LoadAll() is { Count: > 0 } labs)
                 throw new SpawnlabException($"labs are up ({string.Join(", ", labs.Select(l => l.Lab))}); bring them down first");
-            var detached = await new PoolOpener(new CliWrapShell(), result.GetValue(GlobalOptions.StateDirectory)!).DetachAsync(cancellationToken);
+            var detached = await new PoolOpener(new Spawnlab.Host.LinuxHost(), result.GetValue(GlobalOptions.StateDirectory)!).DetachAsync(cancellationToken);
             Console.Error.WriteLine(detached ? "pool unmounted" : "no loop-backed pool is mounted");
             return 0;
         }));

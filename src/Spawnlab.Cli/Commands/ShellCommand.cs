@@ -17,9 +17,9 @@ internal static class ShellCommand
                 throw new SpawnlabException("spawnlab shell needs a terminal; use `spawnlab exec MACHINE -- CMD` from scripts");
             var controller = GlobalOptions.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
-            var leader = LabController.LeaderOf(lab, found);
+            var session = controller.SessionOf(lab, found);
             var term = Environment.GetEnvironmentVariable("TERM") ?? "xterm";
-            var shell = MachineRuntime.Enter(leader, [$"TERM={term}", "/bin/sh", "-c", "cd /root 2>/dev/null; exec \"$(command -v bash || echo /bin/sh)\" -l"]);
+            var shell = session.Enter([$"TERM={term}", "/bin/sh", "-c", "cd /root 2>/dev/null; exec \"$(command -v bash || echo /bin/sh)\" -l"]);
             return await AttachedProcess.RunAsync(shell, cancellationToken);
         }));
         return command;

@@ -10,11 +10,11 @@ public sealed class CheckRunner(IHostShell shell)
 {
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(250);
 
-    public async Task<CheckResult> RunAsync(string lab, string machine, string stage, int leader, CheckDefinition check, CancellationToken cancellationToken)
+    public async Task<CheckResult> RunAsync(string lab, string machine, string stage, MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
         var failure = "not run";
-        var passed = await Poll.UntilAsync(async token => (failure = await ProbeAsync(leader, check, token)).Length == 0, check.Timeout, Pause, cancellationToken);
+        var passed = await Poll.UntilAsync(async token => (failure = await ProbeAsync(session, check, token)).Length == 0, check.Timeout, Pause, cancellationToken);
         return passed
             ? new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Passed, "", DateTimeOffset.UtcNow - started)
             : new CheckResult(lab, machine, stage, check.Describe(), CheckOutcome.Failed,
@@ -22,21 +22,21 @@ public sealed class CheckRunner(IHostShell shell)
     }
 
     /// <summary>One attempt: an empty string when the check holds, else what is wrong. One probe per kind of check.</summary>
-    internal Task<string> ProbeAsync(int leader, CheckDefinition check, CancellationToken cancellationToken) => check.Kind switch
+    internal Task<string> ProbeAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken) => check.Kind switch
     {
-        CheckKind.Service => ServiceAsync(leader, check, cancellationToken),
-        CheckKind.File => FileAsync(leader, check, cancellationToken),
-        CheckKind.Command => CommandAsync(leader, check, cancellationToken),
-        CheckKind.Http => HttpAsync(leader, check, cancellationToken),
-        CheckKind.Port => PortAsync(leader, check, cancellationToken),
-        CheckKind.Dns => DnsAsync(leader, check, cancellationToken),
-        CheckKind.Ping => PingAsync(leader, check, cancellationToken),
+        CheckKind.Service => ServiceAsync(session, check, cancellationToken),
+        CheckKind.File => FileAsync(session, check, cancellationToken),
+        CheckKind.Command => CommandAsync(session, check, cancellationToken),
+        CheckKind.Http => HttpAsync(session, check, cancellationToken),
+        CheckKind.Port => PortAsync(session, check, cancellationToken),
+        CheckKind.Dns => DnsAsync(session, check, cancellationToken),
+        CheckKind.Ping => PingAsync(session, check, cancellationToken),
         _ => throw new ArgumentOutOfRangeException(nameof(check), check.Kind, "unknown check kind"),
     };
 
-    private async Task<string> ServiceAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> ServiceAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
-        var output = await InsideAsync(leader, cancellationToken, "sh", "-c",
+        var output = await InsideAsync(session, cancellationToken, "sh", "-c",
             "echo \"$(systemctl is-enabled \"$1\" 2>/dev/null) $(systemctl is-active \"$1\" 2>/dev/null)\"", "sh", check.Target);
         var words = output.StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var enabled = words.Length > 1 ? words[0] : "not-found";
@@ -45,9 +45,9 @@ public sealed class CheckRunner(IHostShell shell)
         return isEnabled && active == "active" ? "" : $"service {check.Target} is {active} and {enabled} (expected active and enabled)";
     }
 
-    private async Task<string> FileAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> FileAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
-        var result = await InsideAsync(leader, cancellationToken, "sh", "-c",
+        var result = await InsideAsync(session, cancellationToken, "sh", "-c",
             "test -e \"$1\" || exit 10; if [ \"$2\" = yes ]; then test -s \"$1\" || exit 11; fi; if [ -n \"$3\" ]; then grep -qF -- \"$3\" \"$1\" || exit 12; fi",
             "sh", check.Target, check.NonEmpty ? "yes" : "no", check.Contains ?? "");
         return result.ExitCode switch
@@ -60,9 +60,9 @@ public sealed class CheckRunner(IHostShell shell)
         };
     }
 
-    private async Task<string> CommandAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> CommandAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
-        var result = await InsideAsync(leader, cancellationToken, "/bin/sh", "-c", check.Target);
+        var result = await InsideAsync(session, cancellationToken, "/bin/sh", "-c", check.Target);
         if (result.ExitCode != 0)
             return $"`{check.Target}` exited {result.ExitCode}{Suffix(Tail(result.StandardError + result.StandardOutput))}";
         if (check.Stdout is { } pattern && !Regex.IsMatch(result.StandardOutput, pattern, RegexOptions.Multiline, TimeSpan.FromSeconds(1)))
@@ -70,9 +70,9 @@ public sealed class CheckRunner(IHostShell shell)
         return "";
     }
 
-    private async Task<string> HttpAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> HttpAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
-        var result = await InsideAsync(leader, cancellationToken, "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", check.Target);
+        var result = await InsideAsync(session, cancellationToken, "curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", check.Target);
         if (result.ExitCode == 127 || result.StandardError.Contains("executable file not found", StringComparison.Ordinal))
             return "curl is not installed in the machine (add it to the image's packages)";
         if (result.ExitCode != 0)
@@ -88,17 +88,17 @@ public sealed class CheckRunner(IHostShell shell)
         return "";
     }
 
-    private async Task<string> PortAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> PortAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
         var flags = check.Proto == "udp" ? "-Hlnu" : "-Hlnt";
-        var result = await InsideAsync(leader, cancellationToken, "ss", flags, $"sport = :{check.Target}");
+        var result = await InsideAsync(session, cancellationToken, "ss", flags, $"sport = :{check.Target}");
         return result.ExitCode == 0 && result.StandardOutput.Trim().Length > 0 ? "" : $"nothing listens on {check.Proto} port {check.Target}";
     }
 
-    private async Task<string> DnsAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> DnsAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
         // ahostsv4 asks getaddrinfo, which ignores IPv4 on a machine whose only IPv4 address is loopback; hosts does not.
-        var result = await InsideAsync(leader, cancellationToken, "sh", "-c", "getent ahostsv4 \"$1\" || getent hosts \"$1\"", "sh", check.Target);
+        var result = await InsideAsync(session, cancellationToken, "sh", "-c", "getent ahostsv4 \"$1\" || getent hosts \"$1\"", "sh", check.Target);
         var addresses = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]).Distinct().ToList();
         if (addresses.Count == 0)
@@ -108,14 +108,14 @@ public sealed class CheckRunner(IHostShell shell)
         return "";
     }
 
-    private async Task<string> PingAsync(int leader, CheckDefinition check, CancellationToken cancellationToken)
+    private async Task<string> PingAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
     {
-        var result = await InsideAsync(leader, cancellationToken, "ping", "-c", "1", "-W", "1", check.Target);
+        var result = await InsideAsync(session, cancellationToken, "ping", "-c", "1", "-W", "1", check.Target);
         return result.ExitCode == 0 ? "" : $"{check.Target} does not answer ping{Suffix(Tail(result.StandardError))}";
     }
 
-    private Task<HostResult> InsideAsync(int leader, CancellationToken cancellationToken, params string[] command) =>
-        shell.RunAsync(MachineRuntime.Enter(leader, command).WithoutThrowing(), cancellationToken);
+    private Task<HostResult> InsideAsync(MachineSession session, CancellationToken cancellationToken, params string[] command) =>
+        shell.RunAsync(session.Enter(command).WithoutThrowing(), cancellationToken);
 
     private static string Suffix(string text) => text.Length == 0 ? "" : $": {text}";
 

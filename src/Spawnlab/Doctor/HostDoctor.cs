@@ -11,17 +11,42 @@ public enum Severity
     Problem,
 }
 
+/// <summary>What the doctor examines.</summary>
+public enum FindingKind
+{
+    Root,
+    Tools,
+    Cgroups,
+    UserNamespaces,
+    IpForwarding,
+    Inotify,
+    ForwardPolicy,
+    BridgeNetfilter,
+    FreeSpace,
+}
+
 /// <summary>One thing a lab needs from the host: whether it holds, and how to fix it when it does not.</summary>
-public sealed record Finding(string Check, Severity Severity, string Detail, string? Advice = null)
+public sealed record Finding(FindingKind Kind, Severity Severity, string Detail, string? Advice = null)
 {
     public bool Fixable { get; init; }
+
+    /// <summary>The finding's name as the doctor prints it.</summary>
+    public string Check => Kind switch
+    {
+        FindingKind.UserNamespaces => "user namespaces",
+        FindingKind.IpForwarding => "ip forwarding",
+        FindingKind.ForwardPolicy => "forward policy",
+        FindingKind.BridgeNetfilter => "bridge netfilter",
+        FindingKind.FreeSpace => "free space",
+        _ => Kind.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>
 /// Checks what labs need from the host and says how to fix each gap; with fix, installs packages and sets sysctls,
 /// saying what it changed. `up` runs the cheap checks first and stops early with the same advice.
 /// </summary>
-public sealed class HostDoctor(IHostShell shell, string stateDirectory)
+public sealed class HostDoctor(IHost host, string stateDirectory)
 {
     public const int InotifyInstancesWanted = 1024;
 
@@ -39,46 +64,46 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
     public async Task<IReadOnlyList<Finding>> ExamineAsync(CancellationToken cancellationToken)
     {
         var findings = new List<Finding>();
-        findings.Add(HostUser.IsRoot
-            ? new Finding("root", Severity.Ok, "running as root")
-            : new Finding("root", Severity.Problem, "not running as root", "run spawnlab with sudo"));
+        findings.Add(host.IsRoot
+            ? new Finding(FindingKind.Root, Severity.Ok, "running as root")
+            : new Finding(FindingKind.Root, Severity.Problem, "not running as root", "run spawnlab with sudo"));
 
         var missing = Tools.Where(t => !OnPath(t.Tool)).ToList();
         findings.Add(missing.Count == 0
-            ? new Finding("tools", Severity.Ok, "systemd-nspawn, btrfs-progs, nftables, iproute2, debootstrap, dnsmasq and nsenter are installed")
-            : new Finding("tools", Severity.Problem, $"missing: {string.Join(", ", missing.Select(t => t.Tool))}",
+            ? new Finding(FindingKind.Tools, Severity.Ok, "systemd-nspawn, btrfs-progs, nftables, iproute2, debootstrap, dnsmasq and nsenter are installed")
+            : new Finding(FindingKind.Tools, Severity.Problem, $"missing: {string.Join(", ", missing.Select(t => t.Tool))}",
                 $"apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}")
             { Fixable = true });
 
         findings.Add(Cgroups());
-        findings.Add(HostSystem.UserNamespacesUnavailable() is { } reason
-            ? new Finding("user namespaces", Severity.Note, $"{reason}: machines run as real root on the host",
+        findings.Add(host.UserNamespacesUnavailable is { } reason
+            ? new Finding(FindingKind.UserNamespaces, Severity.Note, $"{reason}: machines run as real root on the host",
                 "turn user namespaces on (sysctl -w user.max_user_namespaces=65536) and mount cgroup2")
-            : new Finding("user namespaces", Severity.Ok, "machines run in user namespaces of their own (a machine with 'private_users: false' runs as real root)"));
+            : new Finding(FindingKind.UserNamespaces, Severity.Ok, "machines run in user namespaces of their own (a machine with 'private_users: false' runs as real root)"));
 
-        var forward = Sysctl.ReadInt("net.ipv4.ip_forward");
+        var forward = host.Sysctls.ReadInt("net.ipv4.ip_forward");
         findings.Add(forward == 1
-            ? new Finding("ip forwarding", Severity.Ok, "net.ipv4.ip_forward = 1")
-            : new Finding("ip forwarding", Severity.Note, "net.ipv4.ip_forward = 0: `up` turns it on for a lab with NAT", "sysctl -w net.ipv4.ip_forward=1") { Fixable = true });
+            ? new Finding(FindingKind.IpForwarding, Severity.Ok, "net.ipv4.ip_forward = 1")
+            : new Finding(FindingKind.IpForwarding, Severity.Note, "net.ipv4.ip_forward = 0: `up` turns it on for a lab with NAT", "sysctl -w net.ipv4.ip_forward=1") { Fixable = true });
 
-        var instances = Sysctl.ReadInt("fs.inotify.max_user_instances") ?? 0;
+        var instances = host.Sysctls.ReadInt("fs.inotify.max_user_instances") ?? 0;
         findings.Add(instances >= InotifyInstancesWanted
-            ? new Finding("inotify", Severity.Ok, $"fs.inotify.max_user_instances = {instances}")
-            : new Finding("inotify", Severity.Problem,
+            ? new Finding(FindingKind.Inotify, Severity.Ok, $"fs.inotify.max_user_instances = {instances}")
+            : new Finding(FindingKind.Inotify, Severity.Problem,
                 $"fs.inotify.max_user_instances = {instances}: about {instances / InotifyInstancesPerMachine} booted machines come up, the rest hang in 'initializing'",
                 $"sysctl -w fs.inotify.max_user_instances={InotifyInstancesWanted}")
             { Fixable = true });
 
         var dropping = await DroppingForwardChainsAsync(cancellationToken);
         findings.Add(dropping.Count == 0
-            ? new Finding("forward policy", Severity.Ok, "no forward chain drops by default")
-            : new Finding("forward policy", Severity.Problem,
+            ? new Finding(FindingKind.ForwardPolicy, Severity.Ok, "no forward chain drops by default")
+            : new Finding(FindingKind.ForwardPolicy, Severity.Problem,
                 $"forward chains with policy drop (Docker, UFW): {string.Join(", ", dropping.Select(d => $"{d.Family} {d.Table} {d.Chain}"))}; traffic of lab machines through the host is dropped",
-                "accept what comes from or goes to lab bridges (interfaces slb*) in those chains; `spawnlab doctor --fix` adds the rules, marked with a comment")
+                $"accept what comes from or goes to lab bridges (interfaces {Networks.HostNames.BridgePrefix}*) in those chains; `spawnlab doctor --fix` adds the rules, marked with a comment")
             { Fixable = true });
 
-        if (Sysctl.ReadInt("net.bridge.bridge-nf-call-iptables") == 1)
-            findings.Add(new Finding("bridge netfilter", Severity.Note,
+        if (host.Sysctls.ReadInt("net.bridge.bridge-nf-call-iptables") == 1)
+            findings.Add(new Finding(FindingKind.BridgeNetfilter, Severity.Note,
                 "br_netfilter passes bridged frames through the firewall; Spawnlab does not track frames between machines of a bridge, so NAT through a gateway machine works"));
 
         findings.Add(FreeSpace());
@@ -88,31 +113,31 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
     /// <summary>Repairs what can be repaired; returns what it changed.</summary>
     public async Task<IReadOnlyList<string>> FixAsync(IReadOnlyList<Finding> findings, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab doctor --fix");
+        host.RequireRoot("spawnlab doctor --fix");
         var changed = new List<string>();
         foreach (var finding in findings.Where(f => f.Severity != Severity.Ok && f.Fixable))
         {
-            switch (finding.Check)
+            switch (finding.Kind)
             {
-                case "tools":
+                case FindingKind.Tools:
                     var packages = Tools.Where(t => !OnPath(t.Tool)).Select(t => t.Package).Distinct().ToList();
-                    await shell.RunAsync("apt-get", ["update", "-qq"], cancellationToken);
-                    await shell.RunAsync(HostCommand.Of("apt-get", ["install", "-y", "-qq", .. packages]).WithEnvironment("DEBIAN_FRONTEND", "noninteractive"), cancellationToken);
+                    await host.Shell.RunAsync("apt-get", ["update", "-qq"], cancellationToken);
+                    await host.Shell.RunAsync(HostCommand.Of("apt-get", ["install", "-y", "-qq", .. packages]).WithEnvironment("DEBIAN_FRONTEND", "noninteractive"), cancellationToken);
                     changed.Add($"installed {string.Join(", ", packages)}");
                     break;
-                case "ip forwarding":
-                    await Sysctl.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
+                case FindingKind.IpForwarding:
+                    await host.Sysctls.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
                     changed.Add("set net.ipv4.ip_forward = 1");
                     break;
-                case "inotify":
-                    var before = Sysctl.ReadInt("fs.inotify.max_user_instances");
-                    await Sysctl.WriteAsync("fs.inotify.max_user_instances", InotifyInstancesWanted.ToString(CultureInfo.InvariantCulture), cancellationToken);
+                case FindingKind.Inotify:
+                    var before = host.Sysctls.ReadInt("fs.inotify.max_user_instances");
+                    await host.Sysctls.WriteAsync("fs.inotify.max_user_instances", InotifyInstancesWanted.ToString(CultureInfo.InvariantCulture), cancellationToken);
                     changed.Add($"set fs.inotify.max_user_instances = {InotifyInstancesWanted} (was {before}); add it to /etc/sysctl.d to keep it after a reboot");
                     break;
-                case "forward policy":
+                case FindingKind.ForwardPolicy:
                     foreach (var (family, table, chain) in await DroppingForwardChainsAsync(cancellationToken))
                     {
-                        await shell.RunAsync(HostCommand.Of("nft", "-f", "-").WithStandardInput(
+                        await host.Shell.RunAsync(HostCommand.Of("nft", "-f", "-").WithStandardInput(
                             $"insert rule {family} {table} {chain} iifname \"{Networks.HostNames.BridgePrefix}*\" accept comment \"{ForwardComment}\"\n"
                             + $"insert rule {family} {table} {chain} oifname \"{Networks.HostNames.BridgePrefix}*\" accept comment \"{ForwardComment}\"\n"), cancellationToken);
                         changed.Add($"let lab bridges forward in {family} {table} {chain}");
@@ -128,7 +153,7 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
     {
         if (!OnPath("nft"))
             return [];
-        var result = await shell.RunAsync(HostCommand.Of("nft", "-j", "list", "ruleset").WithoutThrowing(), cancellationToken);
+        var result = await host.Shell.RunAsync(HostCommand.Of("nft", "-j", "list", "ruleset").WithoutThrowing(), cancellationToken);
         if (!result.Succeeded)
             return [];
         using var json = JsonDocument.Parse(result.StandardOutput);
@@ -145,12 +170,12 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
         return [.. chains.Where(c => !accepted.Contains(c))];
     }
 
-    private static Finding Cgroups() => HostSystem.Cgroups() switch
+    private Finding Cgroups() => host.CgroupLayout switch
     {
-        HostSystem.CgroupLayout.Unified => new Finding("cgroups", Severity.Ok, "unified cgroup hierarchy (v2)"),
-        HostSystem.CgroupLayout.Hybrid => new Finding("cgroups", Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot"),
-        HostSystem.CgroupLayout.Legacy => new Finding("cgroups", Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout"),
-        _ => new Finding("cgroups", Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)"),
+        CgroupLayout.Unified => new Finding(FindingKind.Cgroups, Severity.Ok, "unified cgroup hierarchy (v2)"),
+        CgroupLayout.Hybrid => new Finding(FindingKind.Cgroups, Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot"),
+        CgroupLayout.Legacy => new Finding(FindingKind.Cgroups, Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout"),
+        _ => new Finding(FindingKind.Cgroups, Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)"),
     };
 
     private Finding FreeSpace()
@@ -160,12 +185,10 @@ public sealed class HostDoctor(IHostShell shell, string stateDirectory)
             directory = parent;
         var free = new DriveInfo(directory).AvailableFreeSpace / (1024.0 * 1024 * 1024);
         return free >= 5
-            ? new Finding("free space", Severity.Ok, $"{free:0.0} GiB free for the pool under {stateDirectory}")
-            : new Finding("free space", Severity.Problem, $"only {free:0.0} GiB free under {stateDirectory}: an image takes about 0.3 GiB and each machine grows its root",
+            ? new Finding(FindingKind.FreeSpace, Severity.Ok, $"{free:0.0} GiB free for the pool under {stateDirectory}")
+            : new Finding(FindingKind.FreeSpace, Severity.Problem, $"only {free:0.0} GiB free under {stateDirectory}: an image takes about 0.3 GiB and each machine grows its root",
                 "free some space, or use --state-dir on a larger filesystem");
     }
 
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-            .Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, tool)));
+    private bool OnPath(string tool) => host.HasProgram(tool);
 }

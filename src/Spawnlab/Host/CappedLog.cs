@@ -8,7 +8,7 @@ namespace Spawnlab.Host;
 /// never holds more than <see cref="Limit"/> bytes and the newest are always kept. The writer is a shell loop around
 /// an unbuffered <c>head -c</c> (so the log is live) that outlives the CLI with the process it logs, and ends with it.
 /// </summary>
-public static class CappedLog
+public static partial class CappedLog
 {
     public const long DefaultLimit = 16 * 1024 * 1024;
 
@@ -63,4 +63,21 @@ public static class CappedLog
 
     /// <summary>Whether the log lost its oldest part to the cap.</summary>
     public static bool WasCut(string logFile) => File.Exists(Older(logFile));
+
+    /// <summary>The last lines of a log, indented, without terminal colours: what an error quotes of it.</summary>
+    public static string Tail(string logFile, int lines = 15)
+    {
+        try
+        {
+            var text = Read(logFile).Split('\n').Select(l => Ansi().Replace(l, "").TrimEnd()).Where(l => l.Length > 0).TakeLast(lines);
+            return string.Join(Environment.NewLine, text.Select(l => "  " + l));
+        }
+        catch (IOException)
+        {
+            return "  (no log)";
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;]*[A-Za-z]")]
+    private static partial System.Text.RegularExpressions.Regex Ansi();
 }

@@ -3,12 +3,12 @@ using System.Text.Json;
 namespace Spawnlab.Host;
 
 /// <summary>iproute2: links, addresses, routes and network namespaces.</summary>
-public sealed class IpTool(IHostShell shell)
+public sealed class IpTool(IHost host)
 {
+    private readonly IHostShell shell = host.Shell;
+
     public async Task<bool> LinkExistsAsync(string name, CancellationToken cancellationToken) =>
         (await shell.RunAsync(HostCommand.Of("ip", "link", "show", "dev", name).WithoutThrowing(), cancellationToken)).Succeeded;
-
-    public static bool NamespaceExists(string name) => File.Exists(NamespacePath(name));
 
     /// <summary>Where a named network namespace is: what `ip netns` and nspawn's --network-namespace-path take.</summary>
     public static string NamespacePath(string name) => $"/run/netns/{name}";
@@ -64,7 +64,7 @@ public sealed class IpTool(IHostShell shell)
     /// <summary>Deletes a namespace; the veth ends inside it go with it, and so do their peers on the host.</summary>
     public async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
     {
-        if (NamespaceExists(name))
+        if (host.NetworkNamespaceExists(name))
             await shell.RunAsync("ip", ["netns", "del", name], cancellationToken);
     }
 

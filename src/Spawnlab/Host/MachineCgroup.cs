@@ -9,27 +9,24 @@ namespace Spawnlab.Host;
 /// namespace, Spawnlab makes that child beforehand and freezes it, so that nothing in the machine runs until its
 /// interfaces are in place, then thaws it.
 /// </summary>
-public static class MachineCgroup
+public sealed class MachineCgroup(Func<IReadOnlyList<MountTable.Mount>> mounts) : ICgroups
 {
     public const string Prefix = "spawnlab-";
 
     private const string Payload = "payload";
 
-    /// <summary>The mount points of the cgroup hierarchies systemd uses, the unified (cgroup2) one first; empty without cgroup2.</summary>
-    public static IReadOnlyList<string> Hierarchies()
+    /// <summary>The name of a machine's cgroup in each hierarchy.</summary>
+    public static string NameOf(string lab, string machine) => $"{Prefix}{lab}-{machine}";
+
+    public IReadOnlyList<string> Hierarchies()
     {
-        var mounts = MountTable.Read();
-        var unified = mounts.FirstOrDefault(m => m.Type == "cgroup2")?.MountPoint;
-        var named = mounts.FirstOrDefault(m => m.Type == "cgroup" && m.SuperOptions.Contains("name=systemd"))?.MountPoint;
+        var all = mounts();
+        var unified = all.FirstOrDefault(m => m.Type == "cgroup2")?.MountPoint;
+        var named = all.FirstOrDefault(m => m.Type == "cgroup" && m.SuperOptions.Contains("name=systemd"))?.MountPoint;
         return unified is null ? [] : named is null ? [unified] : [unified, named];
     }
 
-    /// <summary>The machine's cgroup directories, one per hierarchy, the unified one first.</summary>
-    public static IReadOnlyList<string> For(string lab, string machine) =>
-        [.. Hierarchies().Select(h => Path.Combine(h, $"{Prefix}{lab}-{machine}"))];
-
-    /// <summary>Makes the cgroups and their payload children; <paramref name="frozen"/> freezes the machine's payload before it has a process.</summary>
-    public static void Create(IReadOnlyList<string> cgroups, bool frozen)
+    public void Create(IReadOnlyList<string> cgroups, bool frozen)
     {
         foreach (var cgroup in cgroups)
             Directory.CreateDirectory(Path.Combine(RequireOwn(cgroup), Payload));
@@ -37,17 +34,18 @@ public static class MachineCgroup
             SetFrozen(cgroups, true);
     }
 
-    public static void Thaw(IReadOnlyList<string> cgroups) => SetFrozen(cgroups, false);
+    public void Thaw(IReadOnlyList<string> cgroups) => SetFrozen(cgroups, false);
 
-    /// <summary>Whether the machine is held frozen, as a CLI killed between its start and its wiring leaves it.</summary>
-    public static bool IsFrozen(IReadOnlyList<string> cgroups) =>
+    public bool IsFrozen(IReadOnlyList<string> cgroups) =>
         cgroups.Count > 0 && File.Exists(FreezeFile(cgroups[0])) && File.ReadAllText(FreezeFile(cgroups[0])).Trim() == "1";
+
+    public bool Exists(string cgroup) => Directory.Exists(cgroup);
 
     /// <summary>
     /// Kills whatever still runs in the cgroup, then removes it with its children (systemd inside makes its own).
     /// Refuses anything that is not a Spawnlab cgroup at the top of a cgroup hierarchy.
     /// </summary>
-    public static async Task RemoveAsync(string cgroup, CancellationToken cancellationToken)
+    public async Task RemoveAsync(string cgroup, CancellationToken cancellationToken)
     {
         RequireOwn(cgroup);
         if (!Directory.Exists(cgroup))
@@ -63,8 +61,7 @@ public static class MachineCgroup
         Directory.Delete(cgroup);
     }
 
-    /// <summary>Whether any process of the machine runs in its cgroups, with or without its systemd-nspawn.</summary>
-    public static bool IsPopulated(IReadOnlyList<string> cgroups) => cgroups.Any(Populated);
+    public bool IsPopulated(IReadOnlyList<string> cgroups) => cgroups.Any(Populated);
 
     /// <summary>Whether any process is in the cgroup or below it.</summary>
     private static bool Populated(string cgroup)
@@ -88,7 +85,7 @@ public static class MachineCgroup
 
     private static string FreezeFile(string cgroup) => Path.Combine(cgroup, Payload, "cgroup.freeze");
 
-    private static string RequireOwn(string cgroup)
+    private string RequireOwn(string cgroup)
     {
         var parent = Path.GetDirectoryName(cgroup);
         if (!Path.GetFileName(cgroup).StartsWith(Prefix, StringComparison.Ordinal) || parent is null || !Hierarchies().Contains(parent))

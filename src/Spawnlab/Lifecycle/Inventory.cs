@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Spawnlab.Machines;
 using Spawnlab.State;
 using YamlDotNet.Serialization;
 

@@ -18,7 +18,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task<IReadOnlyList<string>> ForceCleanAsync(string labName, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab clean --force");
+        host.RequireRoot("spawnlab clean --force");
         if (!Labs.LabParser.LabName().IsMatch(labName) || labName.Length > Labs.LabParser.MaxLabNameLength)
             throw new SpawnlabException($"'{labName}' is not a lab name", exitCode: 2);
         using var labLock = await LockAsync(labName, cancellationToken);
@@ -48,7 +48,7 @@ public sealed partial class LabController
         // Bridges of networks whose names the host no longer tells: the lab's own table named them, with their MAC.
         foreach (var (bridge, mac) in tableBridges)
         {
-            if (HostSystem.MacOf(bridge) == mac && Store.LoadAll().All(l => !l.Objects.Contains(new HostObject(HostObjectKind.Bridge, bridge))))
+            if (host.MacOf(bridge) == mac && Store.LoadAll().All(l => !l.Objects.Contains(new HostObject(HostObjectKind.Bridge, bridge))))
             {
                 await _ip.DeleteLinkAsync(bridge, cancellationToken);
                 removed.Add($"lab {labName}: bridge {bridge}");
@@ -60,8 +60,8 @@ public sealed partial class LabController
     /// <summary>A record of what the host holds under the lab's names, as if the lab had recorded it.</summary>
     private async Task<LabState> AdoptAsync(string lab, CancellationToken cancellationToken)
     {
-        var pool = new PoolOpener(shell, options.StateDirectory).Existing() is { } existing
-            ? await new PoolOpener(shell, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken)
+        var pool = new PoolOpener(host, options.StateDirectory).Existing() is { } existing
+            ? await new PoolOpener(host, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken)
             : null;
         var others = Store.LoadAll().Where(l => l.Lab != lab).ToList();
         bool OthersRecord(HostObject obj) => others.Any(l => l.Objects.Contains(obj));
@@ -69,7 +69,7 @@ public sealed partial class LabController
 
         // Machines: their roots in the pool, and the nspawns running MACHINE.LAB (a machine's name has no '.').
         var machines = new Dictionary<string, HostProcess?>(StringComparer.Ordinal);
-        foreach (var (machine, process) in MachineRuntime.MachinesOf(lab))
+        foreach (var (machine, process) in runtime.RunningOf(lab))
             machines[machine] = process;
         var machinesFolder = pool is null ? null : Path.Combine(pool.LabDirectory(lab), "machines");
         if (machinesFolder is not null && Directory.Exists(machinesFolder))
@@ -95,7 +95,7 @@ public sealed partial class LabController
                 LogFile = Path.Combine(Store.LogDirectory(lab), $"{name}.boot.log"),
                 Pid = process?.Pid,
                 StartTicks = process?.StartTicks,
-                Cgroups = [.. MachineCgroup.For(lab, name).Where(Directory.Exists)],
+                Cgroups = [.. host.Cgroups.For(lab, name).Where(host.Cgroups.Exists)],
             };
             state.Machines[name] = machine;
             foreach (var obj in machine.Cgroups.Select(c => new HostObject(HostObjectKind.Cgroup, c))
@@ -104,7 +104,7 @@ public sealed partial class LabController
             {
                 var exists = obj.Kind switch
                 {
-                    HostObjectKind.NetworkNamespace => IpTool.NamespaceExists(obj.Name),
+                    HostObjectKind.NetworkNamespace => host.NetworkNamespaceExists(obj.Name),
                     HostObjectKind.Root => machinesFolder is not null && Directory.Exists(obj.Name),
                     _ => true,
                 };
@@ -120,7 +120,7 @@ public sealed partial class LabController
                 state.Objects.AddRange(Directory.EnumerateDirectories(folder).Select(s => new HostObject(HostObjectKind.Root, s)));
         }
         // The lab's dnsmasq processes: their configuration is in the lab's state folder.
-        foreach (var dnsmasq in HostProcess.Matching(arguments => Path.GetFileName(arguments[0]) == "dnsmasq"
+        foreach (var dnsmasq in host.Processes.Matching(arguments => Path.GetFileName(arguments[0]) == "dnsmasq"
             && arguments.Any(a => a.StartsWith($"--conf-file={Store.LabDirectory(lab)}/", StringComparison.Ordinal))))
         {
             state.Objects.Add(new HostObject(HostObjectKind.Process, dnsmasq.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = dnsmasq.StartTicks });
@@ -134,7 +134,7 @@ public sealed partial class LabController
     /// <summary>The bridges the lab's nftables table names, with the MAC Spawnlab gave each (its rules name both).</summary>
     private async Task<List<(string Bridge, string Mac)>> TableBridgesAsync(string lab, CancellationToken cancellationToken)
     {
-        var listing = await shell.RunAsync(HostCommand.Of("nft", "list", "table", "ip", HostNames.NftTable(lab)).WithoutThrowing(), cancellationToken);
+        var listing = await host.Shell.RunAsync(HostCommand.Of("nft", "list", "table", "ip", HostNames.NftTable(lab)).WithoutThrowing(), cancellationToken);
         return listing.Succeeded
             ? [.. TableBridgeRule().Matches(listing.StandardOutput).Select(m => (m.Groups[1].Value, m.Groups[2].Value))
                 .Where(b => b.Item1.StartsWith(HostNames.BridgePrefix, StringComparison.Ordinal)).Distinct()]

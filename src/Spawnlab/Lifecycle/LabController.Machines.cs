@@ -31,7 +31,7 @@ public sealed partial class LabController
         {
             s.Machines[machine.Name] = state;
             state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
-                NspawnArguments.HostHasSystemd(), state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
+                host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
         });
         // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it.
         if (!state.PrivateUsers)
@@ -86,7 +86,7 @@ public sealed partial class LabController
     private static IEnumerable<string> Dependencies(MachineDefinition machine, int index) =>
         (index == 0 ? machine.After : []).Concat(machine.Stages[index].After).Select(r => r.ToString());
 
-    private async Task RunStageAsync(LabRun run, MachinePlan plan, StageRunner runner, int leader, int index, CancellationToken cancellationToken)
+    private async Task RunStageAsync(LabRun run, MachinePlan plan, StageRunner runner, MachineSession session, int index, CancellationToken cancellationToken)
     {
         var (lab, journal, state) = (run.Lab, run.Journal, plan.State);
         var machine = lab.Machines[state.Name];
@@ -103,7 +103,7 @@ public sealed partial class LabController
         IReadOnlyList<CheckResult> results;
         try
         {
-            results = await runner.RunAsync(new StageContext(lab, machine.Name, state.Root, leader), stage, log, cancellationToken);
+            results = await runner.RunAsync(new StageContext(lab, machine.Name, state.Root, session), stage, log, cancellationToken);
         }
         catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
         {
@@ -125,7 +125,7 @@ public sealed partial class LabController
             });
             run.Skip(machine, index + 1, new SkipReason.StageFailed(stage.Name));
             throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
-                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(log)}");
+                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{CappedLog.Tail(log)}");
         }
         await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
         journal.Update(_ =>
@@ -153,57 +153,20 @@ public sealed partial class LabController
     public string StageLog(string lab, string machine, int index, string stage) =>
         Path.Combine(Store.LogDirectory(lab), machine, $"{index + 1:00}-{stage}.log");
 
-    /// <summary>
-    /// Boots the machine unless it runs already, and waits until it is ready; returns its PID 1. A machine with a user
-    /// namespace starts frozen in cgroups of its own, is wired as soon as its PID 1 exists, and is then thawed.
-    /// </summary>
-    private async Task<int> BootAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken)
-    {
-        if (state.Process is { IsAlive: true } running)
-        {
-            if (!MachineCgroup.IsFrozen(state.Cgroups))
-                return await _runtime.WaitUntilReadyAsync(state.Name, running, state.LogFile, options.BootTimeout, cancellationToken);
-            // A CLI killed between the start of the machine and its wiring left it frozen before it ran anything.
-            progress.Machine(state.Name, "its start was interrupted: starting again");
-            await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
-        }
-        progress.Machine(state.Name, "booting");
-        Directory.CreateDirectory(Path.GetDirectoryName(state.LogFile)!);
-        File.AppendAllText(state.LogFile, $"--- {DateTimeOffset.Now:O} systemd-nspawn {string.Join(' ', state.NspawnArguments)}{Environment.NewLine}");
-        foreach (var cgroup in state.Cgroups)
-        {
-            var obj = new HostObject(HostObjectKind.Cgroup, cgroup);
-            if (!journal.State.Has(obj) && Directory.Exists(cgroup))
-                throw new SpawnlabException(LeftBehind(journal.State.Lab, $"cgroup {cgroup}"));
-            // The cgroups of an earlier boot go first, with what systemd inside made in them.
-            await MachineCgroup.RemoveAsync(cgroup, cancellationToken);
-            journal.Record(obj);
-        }
-        // Only a machine whose network nspawn makes waits frozen for its wiring; the others' is in place already.
-        MachineCgroup.Create(state.Cgroups, frozen: state.PrivateUsers);
-        var process = await _runtime.SpawnDetachedAsync(state.NspawnArguments, state.Cgroups, state.LogFile, cancellationToken);
-        journal.Update(_ =>
-        {
-            state.Pid = process.Pid;
-            state.StartTicks = process.StartTicks;
-        });
-        if (state.PrivateUsers)
-        {
-            var leader = await MachineRuntime.WaitForLeaderAsync(state.Name, process, state.LogFile, options.BootTimeout, cancellationToken);
-            await WireAsync(journal, state, leader, cancellationToken);
-            MachineCgroup.Thaw(state.Cgroups);
-        }
-        return await _runtime.WaitUntilReadyAsync(state.Name, process, state.LogFile, options.BootTimeout, cancellationToken);
-    }
+    /// <summary>Boots the machine unless it runs already, and waits until it is ready.</summary>
+    private Task<MachineSession> BootAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken) =>
+        runtime.BootAsync(new MachineBoot(journal, state, options.BootTimeout,
+            (leader, token) => WireAsync(journal, state, leader, token),
+            message => progress.Machine(state.Name, message)), cancellationToken);
 
     /// <summary>Stops a machine; with <paramref name="discardingRoot"/> it is killed at once, since its root goes anyway.</summary>
     private async Task StopMachineAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken, bool discardingRoot = false)
     {
         if (state.Process is { } process)
         {
-            if (Ownership.MachineProcessRefusal(journal.State, state, process) is { } refusal)
+            if (_ownership.MachineProcessRefusal(journal.State, state, process) is { } refusal)
                 throw new SpawnlabException($"refusing to stop machine {state.Name}: {refusal}");
-            await MachineRuntime.StopAsync(process, discardingRoot ? TimeSpan.Zero : options.StopTimeout, cancellationToken);
+            await runtime.StopAsync(process, discardingRoot ? TimeSpan.Zero : options.StopTimeout, cancellationToken);
         }
         journal.Update(_ =>
         {
@@ -214,7 +177,7 @@ public sealed partial class LabController
 
     private MachineState NewMachineState(LabDefinition lab, MachineDefinition machine, string image, StoragePool pool, string config)
     {
-        var privateUsers = machine.PrivateUsers && UserNamespacesUnavailable is null;
+        var privateUsers = machine.PrivateUsers && host.UserNamespacesUnavailable is null;
         return new()
         {
             Name = machine.Name,
@@ -226,7 +189,7 @@ public sealed partial class LabController
             PrivateUsers = privateUsers,
             // A machine's processes are killed by its cgroup, whatever nspawn's fate: every machine gets cgroups of its
             // own, but one that registers with machined, which puts it in a scope of its own.
-            Cgroups = privateUsers || !NspawnArguments.HostHasSystemd() ? [.. MachineCgroup.For(lab.Name, machine.Name)] : [],
+            Cgroups = privateUsers || !host.HasSystemdAsInit ? [.. host.Cgroups.For(lab.Name, machine.Name)] : [],
             LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
             Interfaces = machine.Interfaces.Select(i => new InterfaceState
             {
@@ -313,6 +276,6 @@ public sealed partial class LabController
         var password = (await File.ReadAllTextAsync(passwordFile, cancellationToken)).TrimEnd('\n', '\r');
         if (password.Length == 0 || password.Contains('\n') || password.Contains(':'))
             throw new SpawnlabException($"{passwordFile}: expected one line holding the password, without ':'");
-        await shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
+        await host.Shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
     }
 }

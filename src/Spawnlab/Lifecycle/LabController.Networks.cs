@@ -16,16 +16,16 @@ public sealed partial class LabController
         var config = DnsmasqConfig.For(lab, network, HostNames.Bridge(lab.Name, network.Name), Path.Combine(directory, $"dnsmasq-{network.Name}.leases"), hostsFile);
         await File.WriteAllTextAsync(hostsFile, DnsmasqConfig.Hosts(lab), cancellationToken);
         var state = journal.State.Networks[network.Name];
-        var running = state.Dnsmasq is { IsAlive: true } process ? process : null;
+        var running = host.Processes.IsRunning(state.Dnsmasq) ? state.Dnsmasq : null;
         if (running is not null && File.Exists(confFile) && await File.ReadAllTextAsync(confFile, cancellationToken) == config)
             return;
         if (running is not null)
         {
-            running.Signal(HostProcess.SigTerm);
-            await running.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            host.Processes.Signal(running, HostProcess.SigTerm);
+            await host.Processes.WaitForExitAsync(running, TimeSpan.FromSeconds(5), cancellationToken);
         }
         await File.WriteAllTextAsync(confFile, config, cancellationToken);
-        var started = await DetachedProcess.StartAsync(shell, "dnsmasq", ["--keep-in-foreground", $"--conf-file={confFile}", "--log-facility=-"],
+        var started = await host.Processes.StartDetachedAsync("dnsmasq", ["--keep-in-foreground", $"--conf-file={confFile}", "--log-facility=-"],
             Path.Combine(Store.LogDirectory(lab.Name), $"dnsmasq-{network.Name}.log"), cancellationToken);
         journal.Record(new HostObject(HostObjectKind.Process, started.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = started.StartTicks });
         journal.Update(_ => state.Dnsmasq = started);
@@ -61,7 +61,7 @@ public sealed partial class LabController
             if (journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
                 continue;
             if (!journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
-                throw new SpawnlabException(LeftBehind(lab.Name, $"interface {bridge}"));
+                throw new SpawnlabException(StateJournal.LeftBehind(lab.Name, $"interface {bridge}"));
             journal.Record(obj);
             await _ip.CreateBridgeAsync(bridge, HostNames.BridgeMac(lab.Name, network.Name), hostCidr, cancellationToken);
         }
@@ -69,7 +69,7 @@ public sealed partial class LabController
             await EnsureDnsmasqAsync(lab, network, journal, cancellationToken);
         var table = HostNames.NftTable(lab.Name);
         if (uplinks.Count > 0)
-            await Sysctl.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
+            await host.Sysctls.WriteAsync("net.ipv4.ip_forward", "1", cancellationToken);
         if (lab.Networks.Count > 0)
         {
             journal.Record(new HostObject(HostObjectKind.NftTable, table));
@@ -87,9 +87,9 @@ public sealed partial class LabController
     private async Task WireAsync(StateJournal journal, MachineState state, int? leader, CancellationToken cancellationToken)
     {
         var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
-        var exists = IpTool.NamespaceExists(state.Namespace);
+        var exists = host.NetworkNamespaceExists(state.Namespace);
         if (exists && !journal.State.Has(netns))
-            throw new SpawnlabException(LeftBehind(journal.State.Lab, $"network namespace {state.Namespace}"));
+            throw new SpawnlabException(StateJournal.LeftBehind(journal.State.Lab, $"network namespace {state.Namespace}"));
         if (exists && leader is null)
             return;
         if (exists)

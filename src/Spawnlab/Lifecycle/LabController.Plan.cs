@@ -13,7 +13,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task<(UpPlan Plan, string? Caveat)> PlanUpAsync(LabDefinition lab, UpOptions up, CancellationToken cancellationToken)
     {
-        var opener = new PoolOpener(shell, options.StateDirectory);
+        var opener = new PoolOpener(host, options.StateDirectory);
         var pool = opener.Existing();
         var readable = pool is not null && await opener.IsReadableAsync(cancellationToken);
         var caveat = pool is null ? "there is no pool yet: up makes one, and bootstraps every image"

@@ -13,7 +13,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task RestoreAsync(string reference, string stage, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab restore");
+        host.RequireRoot("spawnlab restore");
         using var labLock = await LockAsync(FindMachine(reference).Lab.Lab, cancellationToken);
         var (lab, machine) = FindMachine(reference);
         var index = machine.Stages.FindIndex(s => s.Name == stage);
@@ -30,7 +30,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task<IReadOnlyList<string>> RollbackAsync(string reference, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab rollback");
+        host.RequireRoot("spawnlab rollback");
         var slash = reference.LastIndexOf('/');
         if (slash <= 0)
             throw new SpawnlabException($"'{reference}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);

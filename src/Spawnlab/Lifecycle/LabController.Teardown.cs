@@ -43,7 +43,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task DownAsync(string labName, bool purgeImages, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab down");
+        host.RequireRoot("spawnlab down");
         using var labLock = await LockAsync(labName, cancellationToken);
         await DownLockedAsync(labName, purgeImages, cancellationToken);
     }
@@ -77,12 +77,12 @@ public sealed partial class LabController
     /// What the record names but the lab did not make (a state file edited by hand or by mistake) is left alone, and
     /// forgotten: a pid that is not the machine's nspawn, an object whose name or MAC is not the lab's. Returns what.
     /// </summary>
-    private static List<string> ForgetForeign(StateJournal journal, StoragePool pool)
+    private List<string> ForgetForeign(StateJournal journal, StoragePool pool)
     {
         var refused = new List<string>();
         foreach (var machine in journal.State.Machines.Values)
         {
-            if (machine.Process is { } process && Ownership.MachineProcessRefusal(journal.State, machine, process) is { } refusal)
+            if (machine.Process is { } process && _ownership.MachineProcessRefusal(journal.State, machine, process) is { } refusal)
             {
                 refused.Add($"process {process.Pid} of machine {machine.Name}: {refusal}");
                 journal.Update(_ => machine.Pid = null);
@@ -109,7 +109,7 @@ public sealed partial class LabController
             if (machine.Process is { } process)
             {
                 progress.Machine(machine.Name, "stopping");
-                await Attempt(left, $"machine {machine.Name}", () => MachineRuntime.StopAsync(process, TimeSpan.Zero, cancellationToken));
+                await Attempt(left, $"machine {machine.Name}", () => runtime.StopAsync(process, TimeSpan.Zero, cancellationToken));
                 progress.Machine(machine.Name, "stopped");
             }
         }));
@@ -180,10 +180,10 @@ public sealed partial class LabController
         refused.Count == 0 ? "" : $"{Environment.NewLine}refused, left alone and forgotten:" + string.Concat(refused.Select(r => $"{Environment.NewLine}  {r}"));
 
     /// <summary>Why the lab may not remove an object its state names, or null when it may.</summary>
-    private static string? Refusal(StateJournal journal, StoragePool pool, HostObject obj) =>
+    private string? Refusal(StateJournal journal, StoragePool pool, HostObject obj) =>
         obj.Kind == HostObjectKind.Root
             ? pool.Refusal(obj.Name)
-            : Ownership.Refusal(journal.State, obj, journal.LabStateDirectory, journal.OtherLabs);
+            : _ownership.Refusal(journal.State, obj, journal.LabStateDirectory, journal.OtherLabs);
 
     /// <summary>Runs one removal; a failure is noted in <paramref name="left"/> instead of ending the teardown.</summary>
     private static async Task Attempt(System.Collections.Concurrent.ConcurrentQueue<string> left, string what, Func<Task> removal)
@@ -214,14 +214,14 @@ public sealed partial class LabController
                 await _ip.DeleteLinkAsync(obj.Name, cancellationToken);
                 break;
             case HostObjectKind.Cgroup:
-                await MachineCgroup.RemoveAsync(obj.Name, cancellationToken);
+                await host.Cgroups.RemoveAsync(obj.Name, cancellationToken);
                 break;
             case HostObjectKind.NftTable:
                 await _nft.DeleteTableAsync(obj.Name, cancellationToken);
                 break;
             case HostObjectKind.Process:
-                if (obj.StartTicks is { } ticks)
-                    await MachineRuntime.StopAsync(new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks), options.StopTimeout, cancellationToken);
+                if (obj.Process is { } process)
+                    await host.Processes.TerminateAsync(process, options.StopTimeout, cancellationToken);
                 break;
         }
         journal.Forget(obj);
@@ -235,7 +235,7 @@ public sealed partial class LabController
     /// </summary>
     public async Task<IReadOnlyList<string>> CleanAsync(CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab clean");
+        host.RequireRoot("spawnlab clean");
         var removed = new List<string>();
         var problems = new List<string>();
         foreach (var lab in Store.LoadAll())
@@ -251,9 +251,9 @@ public sealed partial class LabController
             }
         }
         problems.AddRange(Store.Unreadable().Select(u => $"lab {u.Lab}: {u.Problem}; `spawnlab clean --force {u.Lab}` removes what it left"));
-        if (new PoolOpener(shell, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
+        if (new PoolOpener(host, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
         {
-            var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
+            var pool = await new PoolOpener(host, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
             foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, Leftovers.TemporaryPrefix + "*").ToList())
             {
                 await pool.DeleteAsync(leftover, cancellationToken);
@@ -275,7 +275,7 @@ public sealed partial class LabController
         if (Store.Load(labName) is not { } state)
             return;
         // A machine whose nspawn was killed alone still runs in its cgroups.
-        var running = state.Machines.Values.Where(m => m.Process is { IsAlive: true } || MachineCgroup.IsPopulated(m.Cgroups)).Select(m => m.Name).ToList();
+        var running = state.Machines.Values.Where(m => runtime.RunState(m) != MachineRunState.Stopped).Select(m => m.Name).ToList();
         var strays = StrayMachines(state);
         if (running.Count == 0 && strays.Count == 0)
         {
@@ -296,7 +296,7 @@ public sealed partial class LabController
                 unknown.Add(HostNames.MachineUnitName(labName, machine));
                 continue;
             }
-            process.Signal(HostProcess.SigKill);
+            host.Processes.Signal(process, HostProcess.SigKill);
             removed.Add($"lab {labName}: stray systemd-nspawn pid {process.Pid} not in the record");
         }
         foreach (var obj in state.Objects.ToList())
@@ -304,7 +304,7 @@ public sealed partial class LabController
             var leftover = obj.Kind switch
             {
                 HostObjectKind.Root => Leftovers.IsLeftover(obj.Name),
-                HostObjectKind.Process => obj.StartTicks is { } ticks && !new HostProcess(int.Parse(obj.Name, System.Globalization.CultureInfo.InvariantCulture), ticks).IsAlive,
+                HostObjectKind.Process => obj.Process is { } process && !host.Processes.IsAlive(process),
                 _ => false,
             };
             if (!leftover)
@@ -320,9 +320,9 @@ public sealed partial class LabController
     /// systemd-nspawn processes booting a machine of this lab that the record does not name: a CLI killed between the
     /// two, or a record that lost its machines. A machine's name has no '.', so MACHINE.LAB names this lab alone.
     /// </summary>
-    private static IReadOnlyList<(string Machine, HostProcess Process)> StrayMachines(LabState lab)
+    private IReadOnlyList<(string Machine, HostProcess Process)> StrayMachines(LabState lab)
     {
         var recorded = lab.Machines.Values.Select(m => m.Pid).OfType<int>().ToHashSet();
-        return [.. MachineRuntime.MachinesOf(lab.Lab).Where(m => !recorded.Contains(m.Process.Pid))];
+        return [.. runtime.RunningOf(lab.Lab).Where(m => !recorded.Contains(m.Process.Pid))];
     }
 }

@@ -12,20 +12,21 @@ using Spawnlab.State;
 namespace Spawnlab.Lifecycle;
 
 /// <summary>Brings labs up and down, from the lab file and from the recorded state.</summary>
-public sealed partial class LabController(IHostShell shell, SpawnlabOptions options, IProgressSink progress)
+public sealed partial class LabController(IHost host, SpawnlabOptions options, IProgressSink progress, IMachineRuntime runtime)
 {
-    private readonly IpTool _ip = new(shell);
+    /// <summary>A controller whose machines are systemd-nspawn containers.</summary>
+    public LabController(IHost host, SpawnlabOptions options, IProgressSink progress)
+        : this(host, options, progress, new NspawnRuntime(host))
+    {
+    }
 
-    private readonly NftTool _nft = new(shell);
+    private readonly IpTool _ip = new(host);
 
-    private readonly MachineRuntime _runtime = new(shell);
+    private readonly NftTool _nft = new(host.Shell);
+
+    private readonly Ownership _ownership = new(host, runtime);
 
     public StateStore Store { get; } = new(options.StateDirectory);
-
-    /// <summary>Why machines cannot have user namespaces on this host (they then run as real root), or null.</summary>
-    private static string? UserNamespacesUnavailable => s_userNamespaces.Value;
-
-    private static readonly Lazy<string?> s_userNamespaces = new(HostSystem.UserNamespacesUnavailable);
 
     private Task<LabLock> LockAsync(string lab, CancellationToken cancellationToken) =>
         LabLock.AcquireAsync(options.StateDirectory, lab, options.WaitForLock, progress.Report, cancellationToken);
@@ -35,10 +36,10 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
 
     public async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, CancellationToken cancellationToken)
     {
-        HostUser.RequireRoot("spawnlab up");
+        host.RequireRoot("spawnlab up");
         using var labLock = await LockAsync(lab.Name, cancellationToken);
         await PreflightAsync(lab, cancellationToken);
-        var pool = await new PoolOpener(shell, options.StateDirectory).OpenAsync(options.Driver, cancellationToken);
+        var pool = await new PoolOpener(host, options.StateDirectory).OpenAsync(options.Driver, cancellationToken);
         var existing = Store.Load(lab.Name);
         if (existing is not null && existing.PoolPath != pool.Root)
             throw new SpawnlabException($"lab {lab.Name} is up in another pool ({existing.PoolPath}); run `spawnlab down {lab.Name}` first");
@@ -64,13 +65,13 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         await CheckHostClashesAsync(lab, journal.State, cancellationToken);
         await RemoveObsoleteAsync(lab, journal, pool, cancellationToken);
 
-        var images = new ImageStore(shell, pool, progress);
+        var images = new ImageStore(host.Shell, pool, progress);
         var imagePaths = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var image in lab.Machines.Values.Select(m => m.Image).Distinct())
             imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
 
         await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);
-        if (UserNamespacesUnavailable is { } reason && lab.Machines.Values.Any(m => m.PrivateUsers))
+        if (host.UserNamespacesUnavailable is { } reason && lab.Machines.Values.Any(m => m.PrivateUsers))
             progress.Report($"machines run as real root: {reason}");
 
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
@@ -116,11 +117,11 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
                 await run.RootReady(bind.Machine!).Task.WaitAsync(cancellationToken);
 
-            int leader;
+            MachineSession session;
             await run.Jobs.WaitAsync(cancellationToken);
             try
             {
-                leader = await BootAsync(run.Journal, plan.State, cancellationToken);
+                session = await BootAsync(run.Journal, plan.State, cancellationToken);
                 await WaitForLeasesAsync(plan.State, cancellationToken);
             }
             finally
@@ -130,7 +131,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             for (var i = 0; i < plan.Cached; i++)
                 run.Done(name, machine.Stages[i].Name).TrySetResult(true);
 
-            var runner = new StageRunner(shell, new CheckRunner(shell));
+            var runner = new StageRunner(host.Shell, new CheckRunner(host.Shell));
             for (var i = plan.Cached; i < plan.Keys.Count; i++)
             {
                 var stage = machine.Stages[i];
@@ -143,7 +144,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
                 await run.Jobs.WaitAsync(cancellationToken);
                 try
                 {
-                    await RunStageAsync(run, plan, runner, leader, i, cancellationToken);
+                    await RunStageAsync(run, plan, runner, session, i, cancellationToken);
                 }
                 finally
                 {
@@ -181,16 +182,16 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
     /// <summary>The doctor's cheap checks, before anything is made: fail early with its advice instead of hanging.</summary>
     private async Task PreflightAsync(LabDefinition lab, CancellationToken cancellationToken)
     {
-        var findings = await new Doctor.HostDoctor(shell, options.StateDirectory).ExamineAsync(cancellationToken);
+        var findings = await new Doctor.HostDoctor(host, options.StateDirectory).ExamineAsync(cancellationToken);
         var problems = new List<string>();
         foreach (var finding in findings.Where(f => f.Severity == Doctor.Severity.Problem))
         {
-            switch (finding.Check)
+            switch (finding.Kind)
             {
-                case "inotify" when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (Sysctl.ReadInt("fs.inotify.max_user_instances") ?? 0):
-                case "tools":
-                case "cgroups":
-                case "forward policy" when lab.Networks.Count > 0:
+                case Doctor.FindingKind.Inotify when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (host.Sysctls.ReadInt("fs.inotify.max_user_instances") ?? 0):
+                case Doctor.FindingKind.Tools:
+                case Doctor.FindingKind.Cgroups:
+                case Doctor.FindingKind.ForwardPolicy when lab.Networks.Count > 0:
                     problems.Add($"{finding.Check}: {finding.Detail}; fix: {finding.Advice}");
                     break;
             }
@@ -230,7 +231,7 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
             foreach (var network in lab.Networks.Values)
             {
                 if (iface == HostNames.Bridge(lab.Name, network.Name))
-                    throw new SpawnlabException(LeftBehind(lab.Name, $"interface {iface}, the bridge of network '{network.Name}',"));
+                    throw new SpawnlabException(StateJournal.LeftBehind(lab.Name, $"interface {iface}, the bridge of network '{network.Name}',"));
                 if (network.Subnet.Contains(address) || hostNetwork.Contains(network.Subnet.BaseAddress))
                     throw new SpawnlabException(
                         $"network '{network.Name}' of lab {lab.Name}: subnet {network.Subnet} clashes with {cidr} on host interface {iface}; choose another subnet", exitCode: 2);
@@ -238,14 +239,9 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         }
     }
 
-    /// <summary>What to say of an object named as the lab's that its state does not record.</summary>
-    internal static string LeftBehind(string lab, string what) =>
-        $"{what} exists but lab {lab} did not record it: it is left from a run of lab {lab} whose state was lost " +
-        $"(`spawnlab clean --force {lab}` removes what is left of it), or another program made it; refusing to take it over";
-
     private async Task<StoragePool> OpenPoolOfAsync(LabState lab, CancellationToken cancellationToken)
     {
-        var opener = new PoolOpener(shell, options.StateDirectory);
+        var opener = new PoolOpener(host, options.StateDirectory);
         return opener.Existing() is { } existing && existing.Root == lab.PoolPath
             ? await opener.OpenAsync(DriverChoice.Auto, cancellationToken)
             : throw new SpawnlabException($"the pool of lab {lab.Lab} ({lab.PoolPath}) is not the pool of {options.StateDirectory}");
@@ -267,9 +263,16 @@ public sealed partial class LabController(IHostShell shell, SpawnlabOptions opti
         };
     }
 
-    /// <summary>The PID 1 of a running machine, for commands run inside it.</summary>
-    public static int LeaderOf(LabState lab, MachineState machine) =>
-        machine.Process is { } process && MachineRuntime.Leader(process) is { } leader
-            ? leader
+    /// <summary>The machines of the labs as `ls`, `graph` and `inventory` show them.</summary>
+    public IReadOnlyList<MachineStatus> Statuses(IEnumerable<LabState> labs) => MachineStatus.Of(runtime, labs);
+
+    /// <summary>As <see cref="Statuses"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
+    public Task<IReadOnlyList<MachineStatus>> StatusesWithLeasesAsync(IEnumerable<LabState> labs, CancellationToken cancellationToken) =>
+        MachineStatus.WithLeasesAsync(host, runtime, labs, cancellationToken);
+
+    /// <summary>How to enter a running machine, for commands run inside it.</summary>
+    public MachineSession SessionOf(LabState lab, MachineState machine) =>
+        runtime.SessionOf(machine) is { } session
+            ? session
             : throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} is not running; `spawnlab up` starts it");
 }

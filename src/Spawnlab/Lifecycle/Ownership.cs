@@ -12,10 +12,10 @@ namespace Spawnlab.Lifecycle;
 /// the lab's own names, no other lab records it, and what can carry a proof carries it: a bridge has the MAC
 /// Spawnlab gave it, a process runs a machine or the dnsmasq of this lab. Paths are the pool's to check.
 /// </summary>
-public static class Ownership
+public sealed class Ownership(IHost host, IMachineRuntime runtime)
 {
     /// <summary>Why <paramref name="obj"/> is not the lab's to remove, or null when it is.</summary>
-    public static string? Refusal(LabState state, HostObject obj, string labStateDirectory, IEnumerable<LabState> otherLabs)
+    public string? Refusal(LabState state, HostObject obj, string labStateDirectory, IEnumerable<LabState> otherLabs)
     {
         var lab = state.Lab;
         var refusal = obj.Kind switch
@@ -24,7 +24,7 @@ public static class Ownership
             HostObjectKind.NetworkNamespace => state.Machines.Keys.Any(m => HostNames.Namespace(lab, m) == obj.Name)
                 ? null : $"it is not the network namespace of a machine of lab {lab}",
             HostObjectKind.NftTable => obj.Name == HostNames.NftTable(lab) ? null : $"lab {lab}'s table is {HostNames.NftTable(lab)}",
-            HostObjectKind.Cgroup => state.Machines.Keys.Any(m => MachineCgroup.For(lab, m).Contains(obj.Name))
+            HostObjectKind.Cgroup => state.Machines.Keys.Any(m => host.Cgroups.For(lab, m).Contains(obj.Name))
                 ? null : $"it is not the cgroup of a machine of lab {lab}",
             HostObjectKind.Process => !int.TryParse(obj.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) || pid <= 1
                 ? "it is not a pid a lab could have started"
@@ -37,8 +37,8 @@ public static class Ownership
     }
 
     /// <summary>Why the recorded process of a machine is not one to signal (a pid and start time that name another process), or null.</summary>
-    public static string? MachineProcessRefusal(LabState state, MachineState machine, HostProcess process) =>
-        process.Arguments() is { Count: > 0 } arguments && MachineRuntime.MachineOf(arguments, state.Lab) != machine.Name
+    public string? MachineProcessRefusal(LabState state, MachineState machine, HostProcess process) =>
+        host.Processes.Arguments(process) is { Count: > 0 } arguments && runtime.MachineOf(arguments, state.Lab) != machine.Name
             ? $"pid {process.Pid} runs `{string.Join(' ', arguments.Take(3))}…`, not machine {machine.Name} of lab {state.Lab}"
             : null;
 
@@ -47,21 +47,21 @@ public static class Ownership
         iface.HostVeth == HostNames.HostVeth(state.Lab, machine.Name, iface.Network)
             ? null : $"{iface.HostVeth} is not the veth of machine {machine.Name} of lab {state.Lab} on network {iface.Network}";
 
-    private static string? BridgeRefusal(LabState state, string name)
+    private string? BridgeRefusal(LabState state, string name)
     {
         var network = state.Networks.Keys.FirstOrDefault(n => HostNames.Bridge(state.Lab, n) == name);
         if (network is null)
             return $"it is not the bridge of a network of lab {state.Lab}";
-        return HostSystem.MacOf(name) is not { } mac || mac == HostNames.BridgeMac(state.Lab, network)
+        return host.MacOf(name) is not { } mac || mac == HostNames.BridgeMac(state.Lab, network)
             ? null : $"its MAC {mac} is not the one Spawnlab gives it";
     }
 
-    private static string? ProcessRefusal(LabState state, HostProcess process, string labStateDirectory)
+    private string? ProcessRefusal(LabState state, HostProcess process, string labStateDirectory)
     {
-        var arguments = process.Arguments();
+        var arguments = host.Processes.Arguments(process);
         if (arguments.Count == 0)
             return null;
-        var ours = (MachineRuntime.MachineOf(arguments, state.Lab) is { } machine && state.Machines.ContainsKey(machine))
+        var ours = (runtime.MachineOf(arguments, state.Lab) is { } machine && state.Machines.ContainsKey(machine))
             || (Path.GetFileName(arguments[0]) == "dnsmasq" && arguments.Any(a => a.StartsWith($"--conf-file={labStateDirectory}/", StringComparison.Ordinal)));
         return ours ? null : $"pid {process.Pid} runs `{string.Join(' ', arguments.Take(3))}…`, not a machine or the dnsmasq of lab {state.Lab}";
     }

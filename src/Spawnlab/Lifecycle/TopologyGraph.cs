@@ -1,4 +1,5 @@
 using System.Text;
+using Spawnlab.Machines;
 using Spawnlab.State;
 
 namespace Spawnlab.Lifecycle;

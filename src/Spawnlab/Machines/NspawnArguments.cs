@@ -61,6 +61,4 @@ public static class NspawnArguments
     // systemd-nspawn separates source and target with ':' and takes '\:' for a literal one.
     private static string Escape(string path) => path.Replace(":", "\\:", StringComparison.Ordinal);
 
-    public static bool HostHasSystemd() => Host.HostSystem.HasSystemdAsInit();
-
 }

@@ -15,7 +15,7 @@ public enum DriverChoice
 /// loop-mounted btrfs image file that Spawnlab makes (as Incus does), or plain directories when btrfs is not to be had
 /// or is not wanted. The choice is recorded on first use, so that every later command finds the same pool.
 /// </summary>
-public sealed class PoolOpener(IHostShell shell, string stateDirectory)
+public sealed class PoolOpener(IHost host, string stateDirectory)
 {
     public const string DefaultImageSize = "64G";
 
@@ -32,7 +32,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
             return null;
         var record = JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))
             ?? throw new SpawnlabException($"{RecordFile} is empty");
-        return new StoragePool(PoolPath, record.Kind == PoolKind.Dir ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
+        return new StoragePool(PoolPath, record.Kind == PoolKind.Dir ? new DirectoryDriver(host.Shell) : new BtrfsDriver(host.Shell), host);
     }
 
     public async Task<StoragePool> OpenAsync(DriverChoice choice, CancellationToken cancellationToken)
@@ -49,7 +49,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         if (kind == PoolKind.BtrfsLoop)
             await MountImageAsync(cancellationToken);
         File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind)));
-        var pool = new StoragePool(PoolPath, kind == PoolKind.Dir ? new DirectoryDriver(shell) : new BtrfsDriver(shell), shell);
+        var pool = new StoragePool(PoolPath, kind == PoolKind.Dir ? new DirectoryDriver(host.Shell) : new BtrfsDriver(host.Shell), host);
         Directory.CreateDirectory(pool.ImagesDirectory);
         return pool;
     }
@@ -59,7 +59,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
     {
         if (!await IsMountedAsync(cancellationToken) || !File.Exists(ImageFile))
             return false;
-        await shell.RunAsync("umount", [PoolPath], cancellationToken);
+        await host.Shell.RunAsync("umount", [PoolPath], cancellationToken);
         return true;
     }
 
@@ -67,10 +67,10 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
     {
         if (choice == DriverChoice.Dir)
             return PoolKind.Dir;
-        var fsType = await shell.OutputAsync(HostCommand.Of("findmnt", "-n", "-o", "FSTYPE", "--target", stateDirectory), cancellationToken);
+        var fsType = await host.Shell.OutputAsync(HostCommand.Of("findmnt", "-n", "-o", "FSTYPE", "--target", stateDirectory), cancellationToken);
         if (fsType == "btrfs")
             return PoolKind.Btrfs;
-        var hasBtrfs = (await shell.RunAsync(HostCommand.Of("sh", "-c", "command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems || modprobe btrfs").WithoutThrowing(), cancellationToken)).Succeeded;
+        var hasBtrfs = (await host.Shell.RunAsync(HostCommand.Of("sh", "-c", "command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems || modprobe btrfs").WithoutThrowing(), cancellationToken)).Succeeded;
         if (hasBtrfs)
             return PoolKind.BtrfsLoop;
         if (choice == DriverChoice.Btrfs)
@@ -83,7 +83,7 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
         !File.Exists(ImageFile) || await IsMountedAsync(cancellationToken);
 
     private async Task<bool> IsMountedAsync(CancellationToken cancellationToken) =>
-        (await shell.RunAsync(HostCommand.Of("findmnt", "-n", "--mountpoint", PoolPath).WithoutThrowing(), cancellationToken)).Succeeded;
+        (await host.Shell.RunAsync(HostCommand.Of("findmnt", "-n", "--mountpoint", PoolPath).WithoutThrowing(), cancellationToken)).Succeeded;
 
     private async Task MountImageAsync(CancellationToken cancellationToken)
     {
@@ -94,11 +94,11 @@ public sealed class PoolOpener(IHostShell shell, string stateDirectory)
             // Made aside and renamed, so that an interrupted mkfs never leaves an image file that looks usable.
             var temporary = ImageFile + ".tmp";
             var size = Environment.GetEnvironmentVariable("SPAWNLAB_POOL_SIZE") ?? DefaultImageSize;
-            await shell.RunAsync("truncate", ["-s", size, temporary], cancellationToken);
-            await shell.RunAsync("mkfs.btrfs", ["-q", "-f", temporary], cancellationToken);
+            await host.Shell.RunAsync("truncate", ["-s", size, temporary], cancellationToken);
+            await host.Shell.RunAsync("mkfs.btrfs", ["-q", "-f", temporary], cancellationToken);
             File.Move(temporary, ImageFile);
         }
-        await shell.RunAsync("mount", ["-o", "loop,compress=zstd:1", ImageFile, PoolPath], cancellationToken);
+        await host.Shell.RunAsync("mount", ["-o", "loop,compress=zstd:1", ImageFile, PoolPath], cancellationToken);
     }
 }
 

@@ -4,7 +4,7 @@ namespace Spawnlab.Pool;
 /// Where images, machine roots and snapshots live. Every path it deletes must lie strictly inside it, reached without
 /// a symbolic link on the way, whatever a state file says and whatever a machine planted in its root.
 /// </summary>
-public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell shell)
+public sealed class StoragePool(string root, IPoolDriver driver, Host.IHost host)
 {
     public string Root { get; } = Path.GetFullPath(root);
     public IPoolDriver Driver { get; } = driver;
@@ -25,10 +25,10 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
         var inside = Inside(path);
         if (Leftovers.IsLeftover(inside))
         {
-            foreach (var writer in Host.HostProcess.Naming(inside))
+            foreach (var writer in Host.HostExtensions.Naming(host.Processes, inside))
             {
-                writer.Signal(Host.HostProcess.SigKill);
-                await writer.WaitForExitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+                host.Processes.Signal(writer, Host.HostProcess.SigKill);
+                await Host.HostExtensions.WaitForExitAsync(host.Processes, writer, TimeSpan.FromSeconds(5), cancellationToken);
             }
         }
         foreach (var mount in MountsBelow(inside))
@@ -57,15 +57,15 @@ public sealed class StoragePool(string root, IPoolDriver driver, Host.IHostShell
             File.Delete(lockFile);
     }
 
-    private static IEnumerable<string> MountsBelow(string path) =>
-        Host.MountTable.Read()
+    private IEnumerable<string> MountsBelow(string path) =>
+        host.Mounts()
             .Select(m => m.MountPoint)
             .Where(mount => mount.StartsWith(path + "/", StringComparison.Ordinal))
             .OrderByDescending(mount => mount.Length)
             .ToList();
 
     private Task UnmountAsync(string mount, CancellationToken cancellationToken) =>
-        shell.RunAsync(Host.HostCommand.Of("umount", "-l", mount).WithoutThrowing(), cancellationToken);
+        host.Shell.RunAsync(Host.HostCommand.Of("umount", "-l", mount).WithoutThrowing(), cancellationToken);
 
     /// <summary>
     /// Refuses any path that is not strictly below the pool's root, or that a symbolic link on the way would lead

@@ -7,7 +7,7 @@ using Spawnlab.Machines;
 namespace Spawnlab.Stages;
 
 /// <summary>Where a stage runs: the lab, the machine, its root on the host and its PID 1.</summary>
-public sealed record StageContext(LabDefinition Lab, string Machine, string Root, int Leader);
+public sealed record StageContext(LabDefinition Lab, string Machine, string Root, MachineSession Session);
 
 /// <summary>
 /// Runs one stage on a running machine: files copied in, the host script, the script inside, then the checks.
@@ -30,13 +30,13 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         {
             await File.AppendAllTextAsync(logFile, $"--- stage timed out after {stage.Timeout}{Environment.NewLine}", CancellationToken.None);
             throw new StageFailedException(context.Machine, stage.Name, $"its scripts (timeout {stage.Timeout}, set 'timeout:' on the stage to change it)",
-                $"its log ({logFile}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(logFile)}");
+                $"its log ({logFile}) ends with:{Environment.NewLine}{CappedLog.Tail(logFile)}");
         }
 
         var results = new List<CheckResult>();
         foreach (var check in stage.Checks)
         {
-            var result = await checks.RunAsync(context.Lab.Name, context.Machine, stage.Name, context.Leader, check, cancellationToken);
+            var result = await checks.RunAsync(context.Lab.Name, context.Machine, stage.Name, context.Session, check, cancellationToken);
             await File.AppendAllTextAsync(logFile,
                 $"--- check {result.Name}: {result.Outcome.ToString().ToLowerInvariant()}{(result.Message.Length > 0 ? $": {result.Message}" : "")}{Environment.NewLine}",
                 cancellationToken);
@@ -64,7 +64,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
 
         if (stage.Run is { } script)
         {
-            var command = MachineRuntime.Enter(context.Leader, ["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
+            var command = context.Session.Enter(["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
             await StepAsync(context, stage, logFile, "run script", () => shell.RunAsync(command, cancellationToken));
         }
     }
@@ -89,7 +89,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         {
             await File.AppendAllTextAsync(logFile, $"--- {step} failed with exit code {e.CommandExitCode}{Environment.NewLine}");
             throw new StageFailedException(context.Machine, stage.Name, $"{step} (exit code {e.CommandExitCode})",
-                $"its log ({logFile}) ends with:{Environment.NewLine}{MachineRuntime.LogTail(logFile)}");
+                $"its log ({logFile}) ends with:{Environment.NewLine}{CappedLog.Tail(logFile)}");
         }
     }
 
@@ -102,7 +102,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         if (File.Exists(file.Source))
         {
             var mode = Convert.ToString((int)File.GetUnixFileMode(file.Source), 8);
-            var command = MachineRuntime.Enter(context.Leader,
+            var command = context.Session.Enter(
                     ["/bin/sh", "-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\" && chmod \"$2\" \"$1\"", "sh", file.MachinePath, mode])
                 .WithStandardInputFile(file.Source)
                 .LoggedTo(logFile);
@@ -113,7 +113,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         try
         {
             await TarFile.CreateFromDirectoryAsync(file.Source, archive, includeBaseDirectory: false, cancellationToken);
-            var command = MachineRuntime.Enter(context.Leader,
+            var command = context.Session.Enter(
                     ["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
                 .WithStandardInputFile(archive)
                 .LoggedTo(logFile);

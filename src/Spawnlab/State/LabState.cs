@@ -40,6 +40,13 @@ public sealed record HostObject(HostObjectKind Kind, string Name)
     /// <summary>For processes: the start time that identifies the pid.</summary>
     public long? StartTicks { get; init; }
 
+    /// <summary>The process a process object names; null for other objects, or one whose name is not a pid.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Host.HostProcess? Process =>
+        Kind == HostObjectKind.Process && StartTicks is { } ticks
+            && int.TryParse(Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+            ? new Host.HostProcess(pid, ticks) : null;
+
     public override string ToString() => $"{Kind switch
     {
         HostObjectKind.NetworkNamespace => "network namespace",

@@ -1,3 +1,4 @@
+using Spawnlab.Host;
 using Spawnlab.Pool;
 
 namespace Spawnlab.HostTests.Hostile;
@@ -77,27 +78,27 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
             var state = await controller.UpCleanlyAsync(lab);
             var machine = state.Machines["real"];
             Assert.NotEmpty(machine.Cgroups);
-            var first = Spawnlab.Host.HostProcess.Find(Spawnlab.Lifecycle.LabController.LeaderOf(state, machine))!;
+            var first = Real.Processes.Find(Real.LeaderOf(controller, state, machine))!;
 
             // nspawn killed alone: the machine's systemd lives on, reparented.
-            machine.Process!.Signal(Spawnlab.Host.HostProcess.SigKill);
-            Assert.True(await machine.Process.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
-            Assert.True(first.IsAlive);
-            Assert.Equal(Spawnlab.Lifecycle.MachineRunState.Orphaned, Spawnlab.Lifecycle.MachineStatus.Of([controller.Store.Load(name)!]).Single().State);
+            Real.Processes.Signal(machine.Process!, Spawnlab.Host.HostProcess.SigKill);
+            Assert.True(await Real.Processes.WaitForExitAsync(machine.Process!, TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.True(Real.Processes.IsAlive(first));
+            Assert.Equal(Spawnlab.Machines.MachineRunState.Orphaned, controller.Statuses([controller.Store.Load(name)!]).Single().State);
 
             // The next up kills it before it boots the machine again: one init on the root and the namespace.
             state = await controller.UpCleanlyAsync(lab);
-            Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
-            var second = Spawnlab.Host.HostProcess.Find(Spawnlab.Lifecycle.LabController.LeaderOf(state, state.Machines["real"]))!;
-            Assert.Equal(Spawnlab.Lifecycle.MachineRunState.Running, Spawnlab.Lifecycle.MachineStatus.Of([state]).Single().State);
+            Assert.True(await Real.Processes.WaitForExitAsync(first, TimeSpan.FromSeconds(10), CancellationToken.None));
+            var second = Real.Processes.Find(Real.LeaderOf(controller, state, state.Machines["real"]))!;
+            Assert.Equal(Spawnlab.Machines.MachineRunState.Running, controller.Statuses([state]).Single().State);
 
             // And down kills what runs without its nspawn.
-            state.Machines["real"].Process!.Signal(Spawnlab.Host.HostProcess.SigKill);
-            Assert.True(await state.Machines["real"].Process!.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
-            Assert.True(second.IsAlive);
+            Real.Processes.Signal(state.Machines["real"].Process!, Spawnlab.Host.HostProcess.SigKill);
+            Assert.True(await Real.Processes.WaitForExitAsync(state.Machines["real"].Process!, TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.True(Real.Processes.IsAlive(second));
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);
 
-            Assert.True(await second.WaitForExitAsync(TimeSpan.FromSeconds(10), CancellationToken.None));
+            Assert.True(await Real.Processes.WaitForExitAsync(second, TimeSpan.FromSeconds(10), CancellationToken.None));
             Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["real"], host.PoolRoot()));
         }
         finally
@@ -159,9 +160,9 @@ public sealed class HostileMachineSpecs(HostFixture host) : IDisposable
 
             Assert.Empty(await HostProbe.LeftoversAsync(name, [], ["m"], host.PoolRoot()));
             var deadline = DateTime.UtcNow.AddSeconds(5);
-            while (Spawnlab.Host.HostProcess.Naming(Path.GetDirectoryName(bootLog)!).Count > 0 && DateTime.UtcNow < deadline)
+            while (Real.Processes.Naming(Path.GetDirectoryName(bootLog)!).Count > 0 && DateTime.UtcNow < deadline)
                 await Task.Delay(50);
-            Assert.Empty(Spawnlab.Host.HostProcess.Naming(Path.GetDirectoryName(bootLog)!));
+            Assert.Empty(Real.Processes.Naming(Path.GetDirectoryName(bootLog)!));
         }
         finally
         {

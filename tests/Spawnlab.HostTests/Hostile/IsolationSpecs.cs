@@ -19,7 +19,7 @@ public sealed class IsolationSpecs(HostFixture host) : IDisposable
     {
         var (state, found) = controller.FindMachine($"{lab}/{machine}");
         var result = await new Spawnlab.Host.CliWrapShell().RunAsync(
-            Spawnlab.Machines.MachineRuntime.Enter(LabController.LeaderOf(state, found), ["nc", "-z", "-w", "2", address, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WithoutThrowing(),
+            controller.SessionOf(state, found).Enter(["nc", "-z", "-w", "2", address, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WithoutThrowing(),
             CancellationToken.None);
         return result.Succeeded;
     }
@@ -28,7 +28,7 @@ public sealed class IsolationSpecs(HostFixture host) : IDisposable
     {
         var (state, found) = controller.FindMachine($"{lab}/{machine}");
         var result = await new Spawnlab.Host.CliWrapShell().RunAsync(
-            Spawnlab.Machines.MachineRuntime.Enter(LabController.LeaderOf(state, found), ["ping", "-c", "1", "-W", "1", address]).WithoutThrowing(),
+            controller.SessionOf(state, found).Enter(["ping", "-c", "1", "-W", "1", address]).WithoutThrowing(),
             CancellationToken.None);
         return result.Succeeded;
     }

@@ -39,14 +39,14 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
 
             // clean does not know the lab any more: it touches nothing of it, and the machine runs on.
             await controller.CleanAsync(CancellationToken.None);
-            Assert.True(machine.Process!.IsAlive);
+            Assert.True(Real.Processes.IsAlive(machine.Process!));
             Assert.True(Directory.Exists(Path.Combine(machine.Root, "etc")));
 
             var removed = await controller.ForceCleanAsync(name, CancellationToken.None);
 
             Assert.Contains($"lab {name}: root {machine.Root}", removed);
             Assert.Contains(removed, r => r.StartsWith($"lab {name}: bridge ", StringComparison.Ordinal));
-            Assert.False(machine.Process.IsAlive);
+            Assert.False(Real.Processes.IsAlive(machine.Process!));
             Assert.DoesNotContain(HostProbe.ProcessesNamed("dnsmasq"), p => p.CommandLine.Contains($"/labs/{name}/", StringComparison.Ordinal));
             Assert.Empty(await HostProbe.LeftoversAsync(name, ["lan"], ["m"], host.PoolRoot()));
             Assert.False(Directory.Exists(controller.Store.LabDirectory(name)));
@@ -83,12 +83,12 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             Assert.Contains($"lab {broken}: state file", clean.Stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", clean.Stderr, StringComparison.Ordinal);
             await controller.DownAsync(fine, purgeImages: false, CancellationToken.None);
-            Assert.True(brokenState.Machines["m"].Process!.IsAlive);
+            Assert.True(Real.Processes.IsAlive(brokenState.Machines["m"].Process!));
 
             var forced = await HostProbe.CliAsync(stateDirectory, null, "clean", "--force", broken);
 
             Assert.Equal(0, forced.ExitCode);
-            Assert.False(brokenState.Machines["m"].Process!.IsAlive);
+            Assert.False(Real.Processes.IsAlive(brokenState.Machines["m"].Process!));
             Assert.Empty(await HostProbe.LeftoversAsync(broken, [], ["m"], host.PoolRoot()));
             Assert.Empty(controller.Store.Unreadable());
         }
@@ -172,7 +172,7 @@ public sealed class LostStateSpecs(HostFixture host) : IDisposable
             Assert.Equal([new Spawnlab.State.HostObject(Spawnlab.State.HostObjectKind.Root, stuck)], left.Objects);
             Assert.False(Directory.Exists(state.Machines["free"].Root));
             Assert.False(await HostProbe.LinkExistsAsync(Spawnlab.Networks.HostNames.Bridge(name, "lan")));
-            Assert.False(state.Machines["stuck"].Process!.IsAlive);
+            Assert.False(Real.Processes.IsAlive(state.Machines["stuck"].Process!));
 
             await HostProbe.RunAsync("chattr", "-i", stuck);
             await controller.DownAsync(name, purgeImages: false, CancellationToken.None);

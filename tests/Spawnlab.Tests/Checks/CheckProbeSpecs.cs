@@ -8,8 +8,10 @@ public sealed class CheckProbeSpecs
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
 
+    private static readonly Spawnlab.Machines.NspawnSession Session = new("m", 42);
+
     private static Task<string> ProbeAsync(CheckDefinition check, string output, int exitCode = 0) =>
-        new CheckRunner(new Fakes.FakeShell().Answer("nsenter", output, exitCode)).ProbeAsync(42, check, CancellationToken.None);
+        new CheckRunner(new Fakes.FakeShell().Answer("nsenter", output, exitCode)).ProbeAsync(Session, check, CancellationToken.None);
 
     [Theory]
     [InlineData("enabled active\n", "")]
@@ -48,7 +50,7 @@ public sealed class CheckProbeSpecs
     {
         var runner = new CheckRunner(new Fakes.FakeShell().Answer("nsenter", "", exitCode: 1));
 
-        var result = await runner.RunAsync("lab", "m", "s", 42, new CheckDefinition(CheckKind.Ping, "gw", Short), CancellationToken.None);
+        var result = await runner.RunAsync("lab", "m", "s", Session, new CheckDefinition(CheckKind.Ping, "gw", Short), CancellationToken.None);
 
         Assert.Equal(CheckOutcome.Failed, result.Outcome);
         Assert.Equal("gw does not answer ping (still after 0.3 s)", result.Message);

@@ -9,6 +9,9 @@ internal sealed class FakeShell : IHostShell
 
     public List<HostCommand> Commands { get; } = [];
 
+    /// <summary>Answers a command before the scripted responses do, when it returns a result.</summary>
+    public Func<HostCommand, HostResult?>? Handler { get; set; }
+
     public FakeShell Answer(string commandPrefix, string output, int exitCode = 0)
     {
         _responses.Add((c => c.ToString().StartsWith(commandPrefix, StringComparison.Ordinal), new HostResult(exitCode, output, "")));
@@ -17,8 +20,9 @@ internal sealed class FakeShell : IHostShell
 
     public Task<HostResult> RunAsync(HostCommand command, CancellationToken cancellationToken)
     {
-        Commands.Add(command);
-        var result = _responses.FirstOrDefault(r => r.Matches(command)).Result ?? new HostResult(0, "", "");
+        lock (Commands)
+            Commands.Add(command);
+        var result = Handler?.Invoke(command) ?? _responses.FirstOrDefault(r => r.Matches(command)).Result ?? new HostResult(0, "", "");
         if (command.ThrowOnFailure && result.ExitCode != 0)
             throw new HostCommandException(command, result.ExitCode, result.StandardError);
         return Task.FromResult(result);

@@ -41,18 +41,19 @@ public sealed class CappedOutputSpecs : IDisposable
     {
         var log = Path.Combine(_directory, "server.log");
 
-        var process = await DetachedProcess.StartAsync(new CliWrapShell(), "sh", ["-c", "echo started; sleep 1; echo stopping"], log, CancellationToken.None);
+        var processes = new ProcProcessTable(new CliWrapShell());
+        var process = await processes.StartDetachedAsync("sh", ["-c", "echo started; sleep 1; echo stopping"], log, CancellationToken.None);
 
-        Assert.Equal("sh", Path.GetFileName(process.Arguments()[0]));
+        Assert.Equal("sh", Path.GetFileName(processes.Arguments(process)[0]));
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (!CappedLog.Read(log).Contains("started", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
             await Task.Delay(20);
         Assert.Equal("started\n", CappedLog.Read(log));
-        Assert.True(await process.WaitForExitAsync(TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.True(await processes.WaitForExitAsync(process, TimeSpan.FromSeconds(5), CancellationToken.None));
         deadline = DateTime.UtcNow.AddSeconds(5);
-        while (HostProcess.Naming(log).Count > 0 && DateTime.UtcNow < deadline)
+        while (processes.Naming(log).Count > 0 && DateTime.UtcNow < deadline)
             await Task.Delay(20);
-        Assert.Empty(HostProcess.Naming(log));
+        Assert.Empty(processes.Naming(log));
         Assert.Equal("started\nstopping\n", CappedLog.Read(log));
     }
 }

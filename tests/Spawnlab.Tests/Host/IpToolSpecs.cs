@@ -14,9 +14,10 @@ public sealed class IpToolSpecs
     [Fact]
     public async Task A_machine_is_wired_in_one_run_of_ip_on_the_host_and_one_in_its_namespace()
     {
-        var shell = new FakeShell();
+        var host = new FakeHost();
+        var shell = host.Shell;
 
-        await new IpTool(shell).WireNamespaceAsync("spawnlab-lab-gw", attachTo: null, Veths, CancellationToken.None);
+        await new IpTool(host).WireNamespaceAsync("spawnlab-lab-gw", attachTo: null, Veths, CancellationToken.None);
 
         Assert.Equal(["ip -batch -", "ip -n spawnlab-lab-gw -batch -"], shell.Commands.Select(c => c.ToString()));
         Assert.Equal(
@@ -44,9 +45,10 @@ public sealed class IpToolSpecs
     [Fact]
     public async Task The_network_namespace_nspawn_made_is_attached_instead_of_made()
     {
-        var shell = new FakeShell();
+        var host = new FakeHost();
+        var shell = host.Shell;
 
-        await new IpTool(shell).WireNamespaceAsync("spawnlab-lab-gw", attachTo: 4242, Veths, CancellationToken.None);
+        await new IpTool(host).WireNamespaceAsync("spawnlab-lab-gw", attachTo: 4242, Veths, CancellationToken.None);
 
         Assert.StartsWith("netns attach spawnlab-lab-gw 4242\n", shell.Commands[0].StandardInput, StringComparison.Ordinal);
     }

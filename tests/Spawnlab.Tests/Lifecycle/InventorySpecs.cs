@@ -1,4 +1,5 @@
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 using Spawnlab.State;
 using YamlDotNet.RepresentationModel;
 

@@ -7,6 +7,10 @@ namespace Spawnlab.Tests.Lifecycle;
 
 public sealed class OwnershipSpecs
 {
+    private static readonly Fakes.FakeHost Host = new();
+
+    private static readonly Ownership Owner = new(Host, new Spawnlab.Machines.NspawnRuntime(Host));
+
     private static LabState Lab(string name, params string[] machines)
     {
         var state = new LabState { Lab = name, PoolPath = "/var/lib/spawnlab/pool", Driver = "btrfs" };
@@ -26,7 +30,7 @@ public sealed class OwnershipSpecs
     }
 
     private static string? Refusal(LabState state, HostObjectKind kind, string name, params LabState[] others) =>
-        Ownership.Refusal(state, new HostObject(kind, name), $"/var/lib/spawnlab/labs/{state.Lab}", others);
+        Owner.Refusal(state, new HostObject(kind, name), $"/var/lib/spawnlab/labs/{state.Lab}", others);
 
     [Fact]
     public void The_lab_s_own_namespaces_and_table_are_its_to_remove()
@@ -54,9 +58,9 @@ public sealed class OwnershipSpecs
     public void A_cgroup_is_the_lab_s_only_as_the_cgroup_of_one_of_its_machines()
     {
         var lab = Lab("prolo", "gw");
-        foreach (var own in MachineCgroup.For("prolo", "gw"))
+        foreach (var own in Host.Cgroups.For("prolo", "gw"))
             Assert.Null(Refusal(lab, HostObjectKind.Cgroup, own));
-        foreach (var other in MachineCgroup.For("prolo", "web").Concat(MachineCgroup.For("prolo", "gw").Select(c => c + "/..")))
+        foreach (var other in Host.Cgroups.For("prolo", "web").Concat(Host.Cgroups.For("prolo", "gw").Select(c => c + "/..")))
             Assert.NotNull(Refusal(lab, HostObjectKind.Cgroup, other));
     }
 
@@ -90,5 +94,5 @@ public sealed class OwnershipSpecs
     [InlineData("sleep --machine=gw.prolo", "prolo", null)]
     [InlineData("systemd-nspawn --boot", "prolo", null)]
     public void The_machine_an_nspawn_runs_is_read_from_its_command_line_for_one_lab_only(string commandLine, string lab, string? machine) =>
-        Assert.Equal(machine, Spawnlab.Machines.MachineRuntime.MachineOf(commandLine.Split(' '), lab));
+        Assert.Equal(machine, Spawnlab.Machines.NspawnRuntime.MachineOfArguments(commandLine.Split(' '), lab));
 }

@@ -4,7 +4,7 @@ namespace Spawnlab.Tests.Pool;
 
 public sealed class StoragePoolSpecs
 {
-    private readonly StoragePool _pool = new("/var/lib/spawnlab/pool", new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeShell());
+    private readonly StoragePool _pool = new("/var/lib/spawnlab/pool", new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeHost());
 
     [Theory]
     [InlineData("/")]
@@ -27,8 +27,9 @@ public sealed class StoragePoolSpecs
     [Fact]
     public async Task The_driver_is_never_asked_to_delete_outside_the_pool()
     {
-        var shell = new Fakes.FakeShell();
-        var pool = new StoragePool("/var/lib/spawnlab/pool", new DirectoryDriver(shell), shell);
+        var host = new Fakes.FakeHost();
+        var shell = host.Shell;
+        var pool = new StoragePool("/var/lib/spawnlab/pool", new DirectoryDriver(shell), host);
 
         await Assert.ThrowsAsync<SpawnlabException>(() => pool.DeleteAsync("/", CancellationToken.None));
 
@@ -45,7 +46,7 @@ public sealed class StoragePoolLinkSpecs : IDisposable
     [Fact]
     public void A_path_inside_the_pool_that_a_link_on_the_way_would_lead_out_of_it_is_refused()
     {
-        var pool = new StoragePool(Path.Combine(_directory, "pool"), new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeShell());
+        var pool = new StoragePool(Path.Combine(_directory, "pool"), new DirectoryDriver(new Fakes.FakeShell()), new Fakes.FakeHost());
         Directory.CreateDirectory(Path.Combine(pool.Root, "labs", "x", "machines", "m"));
         Directory.CreateDirectory(Path.Combine(_directory, "outside", "victim"));
         File.CreateSymbolicLink(Path.Combine(pool.Root, "labs", "x", "machines", "m", "l"), Path.Combine(_directory, "outside"));
@@ -84,6 +85,6 @@ public sealed class PoolRecordSpecs : IDisposable
     {
         File.WriteAllText(Path.Combine(_directory, "pool.json"), $$"""{"Kind":"{{kind}}"}""");
 
-        Assert.Equal(driver, new PoolOpener(new Fakes.FakeShell(), _directory).Existing()!.Driver.Name);
+        Assert.Equal(driver, new PoolOpener(new Fakes.FakeHost(), _directory).Existing()!.Driver.Name);
     }
 }

@@ -2,15 +2,14 @@ using System.Globalization;
 
 namespace Spawnlab.Host;
 
-/// <summary>The kernel's settings under /proc/sys, named as sysctl names them (net.ipv4.ip_forward).</summary>
-public static class Sysctl
+/// <summary>The kernel's settings under /proc/sys.</summary>
+public sealed class ProcSysctls : ISysctls
 {
     private static string PathOf(string key) => Path.Combine("/proc/sys", key.Replace('.', '/'));
 
-    public static bool Exists(string key) => File.Exists(PathOf(key));
+    public bool Exists(string key) => File.Exists(PathOf(key));
 
-    /// <summary>The setting as a number; null where it does not exist or does not read as one.</summary>
-    public static int? ReadInt(string key)
+    public int? ReadInt(string key)
     {
         try
         {
@@ -22,6 +21,6 @@ public static class Sysctl
         }
     }
 
-    public static Task WriteAsync(string key, string value, CancellationToken cancellationToken) =>
+    public Task WriteAsync(string key, string value, CancellationToken cancellationToken) =>
         File.WriteAllTextAsync(PathOf(key), value, cancellationToken);
 }

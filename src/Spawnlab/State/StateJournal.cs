@@ -1,6 +1,4 @@
-using Spawnlab.State;
-
-namespace Spawnlab.Lifecycle;
+namespace Spawnlab.State;
 
 /// <summary>
 /// The lab's state as machines come up and go down in parallel: each change is saved at once, under a lock,
@@ -18,6 +16,11 @@ public sealed class StateJournal(StateStore store, LabState state)
     public IReadOnlyList<LabState> OtherLabs => _otherLabs ??= [.. store.LoadAll().Where(l => l.Lab != state.Lab)];
 
     public string LabStateDirectory => store.LabDirectory(state.Lab);
+
+    /// <summary>What to say of an object named as the lab's that its state does not record.</summary>
+    public static string LeftBehind(string lab, string what) =>
+        $"{what} exists but lab {lab} did not record it: it is left from a run of lab {lab} whose state was lost " +
+        $"(`spawnlab clean --force {lab}` removes what is left of it), or another program made it; refusing to take it over";
 
     /// <summary>Records an object before it is created.</summary>
     public void Record(HostObject obj)

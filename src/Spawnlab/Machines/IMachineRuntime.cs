@@ -1,0 +1,71 @@
+using Spawnlab.Host;
+using Spawnlab.State;
+
+namespace Spawnlab.Machines;
+
+/// <summary>
+/// What a machine is to the lifecycle: something that boots from its root in the pool, becomes ready, is entered to
+/// run commands, and stops, and whose host objects are recorded in the lab's state. Up, down, restore, rollback and the
+/// scheduler know machines only through this; <see cref="NspawnRuntime"/> runs them as systemd-nspawn containers.
+/// </summary>
+public interface IMachineRuntime
+{
+    /// <summary>Whether the machine runs, runs without its supervisor (orphaned), or is stopped.</summary>
+    MachineRunState RunState(MachineState machine);
+
+    /// <summary>How to enter the machine while it runs; null when it does not.</summary>
+    MachineSession? SessionOf(MachineState machine);
+
+    /// <summary>Boots the machine unless it runs already, and waits until it is ready.</summary>
+    Task<MachineSession> BootAsync(MachineBoot boot, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops the process that runs a machine: asks it to shut down, then kills it past <paramref name="timeout"/>.
+    /// A zero timeout kills at once: for a machine whose root is about to be thrown away.
+    /// </summary>
+    Task StopAsync(HostProcess process, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>The processes that run machines of a lab, recorded or not, with the machine each runs.</summary>
+    IReadOnlyList<(string Machine, HostProcess Process)> RunningOf(string lab);
+
+    /// <summary>The machine a process runs, if it runs one of lab <paramref name="lab"/>, from its command line.</summary>
+    string? MachineOf(IReadOnlyList<string> arguments, string lab);
+}
+
+/// <summary>
+/// What a boot needs from the lifecycle: the state to record into, the machine, how long it may take, how to put its
+/// interfaces in place (given its PID 1 when its network namespace is made with it) and where to say what it does.
+/// </summary>
+public sealed record MachineBoot(
+    StateJournal Journal,
+    MachineState Machine,
+    TimeSpan Timeout,
+    Func<int?, CancellationToken, Task> WireAsync,
+    Action<string> Report);
+
+/// <summary>A running machine, as commands reach it.</summary>
+public abstract record MachineSession(string Machine)
+{
+    /// <summary>A command run inside the machine as root, with a clean environment.</summary>
+    public abstract HostCommand Enter(IEnumerable<string> command);
+}
+
+/// <summary>Whether a machine runs: its supervisor lives, or only its processes do (it was killed alone), or neither.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<MachineRunState>))]
+public enum MachineRunState
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("running")]
+    Running,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("orphaned")]
+    Orphaned,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("stopped")]
+    Stopped,
+}
+
+public static class MachineRunStates
+{
+    /// <summary>The state as ls and graph print it.</summary>
+    public static string Text(this MachineRunState state) => state.ToString().ToLowerInvariant();
+}
