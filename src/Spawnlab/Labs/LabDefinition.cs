@@ -94,6 +94,17 @@ public sealed record StageRef(string Machine, string Stage)
         return new StageRef(text[..slash], text[(slash + 1)..]);
     }
 
+    /// <summary>A stage as named on the command line where labs may share machine names: MACHINE/STAGE or LAB/MACHINE/STAGE.</summary>
+    public static (string? Lab, StageRef Stage) ParseQualified(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 3 && parts.All(p => p.Length > 0))
+            return (parts[0], new StageRef(parts[1], parts[2]));
+        if (parts.Length != 2 || parts.Any(p => p.Length == 0))
+            throw new SpawnlabException($"'{text}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);
+        return (null, Parse(text));
+    }
+
     public bool Equals(StageRef? other) => other is not null && other.Machine == Machine && other.Stage == Stage;
 
     public override int GetHashCode() => HashCode.Combine(Machine, Stage);

@@ -6,7 +6,15 @@ namespace Spawnlab.Labs;
 /// </summary>
 public static class LabGraph
 {
-    public const string Boot = "(boot)";
+    /// <summary>A unit of work in the lab: a machine's boot (no stage) or one of its stages.</summary>
+    public readonly record struct Node(string Machine, string? Stage)
+    {
+        public static Node Boot(string machine) => new(machine, null);
+
+        public static Node Of(StageRef stage) => new(stage.Machine, stage.Stage);
+
+        public override string ToString() => Stage is null ? $"{Machine} (its boot)" : $"{Machine}/{Stage}";
+    }
 
     internal static void Validate(IReadOnlyDictionary<string, MachineDefinition> machines, YamlNodeReader reader, ISet<string> declaredMachines)
     {
@@ -56,41 +64,40 @@ public static class LabGraph
         }
     }
 
-    private static (int Line, int Column) Position(IReadOnlyDictionary<string, MachineDefinition> machines, IReadOnlyList<StageRef> cycle)
+    private static (int Line, int Column) Position(IReadOnlyDictionary<string, MachineDefinition> machines, IReadOnlyList<Node> cycle)
     {
         foreach (var node in cycle)
         {
             var machine = machines[node.Machine];
-            var refs = node.Stage == Boot ? machine.After : machine.Stages.First(s => s.Name == node.Stage).After;
-            if (refs.FirstOrDefault(r => cycle.Contains(r) || r.Machine != node.Machine) is { Line: > 0 } found)
+            var refs = node.Stage is null ? machine.After : machine.Stages.First(s => s.Name == node.Stage).After;
+            if (refs.FirstOrDefault(r => cycle.Contains(Node.Of(r)) || r.Machine != node.Machine) is { Line: > 0 } found)
                 return (found.Line, found.Column);
         }
         return (1, 1);
     }
 
     /// <summary>What a node waits for: a machine's boot waits for its `after:`; a stage for the one before it (or the boot) and its `after:`.</summary>
-    public static IEnumerable<StageRef> Dependencies(IReadOnlyDictionary<string, MachineDefinition> machines, StageRef node)
+    public static IEnumerable<Node> Dependencies(IReadOnlyDictionary<string, MachineDefinition> machines, Node node)
     {
         var machine = machines[node.Machine];
-        if (node.Stage == Boot)
-            return machine.After;
+        if (node.Stage is null)
+            return machine.After.Select(Node.Of);
         var index = machine.Stages.ToList().FindIndex(s => s.Name == node.Stage);
-        var previous = index == 0 ? new StageRef(machine.Name, Boot) : new StageRef(machine.Name, machine.Stages[index - 1].Name);
-        return machine.Stages[index].After.Prepend(previous);
+        var previous = index == 0 ? Node.Boot(machine.Name) : new Node(machine.Name, machine.Stages[index - 1].Name);
+        return machine.Stages[index].After.Select(Node.Of).Prepend(previous);
     }
 
-    private static List<StageRef>? FindCycle(IReadOnlyDictionary<string, MachineDefinition> machines)
+    private static List<Node>? FindCycle(IReadOnlyDictionary<string, MachineDefinition> machines)
     {
-        var nodes = machines.Values.SelectMany(m => m.Stages.Select(s => new StageRef(m.Name, s.Name)).Prepend(new StageRef(m.Name, Boot))).ToList();
+        var nodes = machines.Values.SelectMany(m => m.Stages.Select(s => new Node(m.Name, s.Name)).Prepend(Node.Boot(m.Name))).ToList();
         var state = nodes.ToDictionary(n => n, _ => 0);
-        var path = new List<StageRef>();
-        List<StageRef>? Visit(StageRef node)
+        var path = new List<Node>();
+        List<Node>? Visit(Node node)
         {
             state[node] = 1;
             path.Add(node);
-            foreach (var next in Dependencies(machines, node))
+            foreach (var key in Dependencies(machines, node))
             {
-                var key = new StageRef(next.Machine, next.Stage);
                 if (state[key] == 1)
                     return path[path.IndexOf(key)..];
                 if (state[key] == 0 && Visit(key) is { } cycle)

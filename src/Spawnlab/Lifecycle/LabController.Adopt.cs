@@ -67,7 +67,33 @@ public sealed partial class LabController
         bool OthersRecord(HostObject obj) => others.Any(l => l.Objects.Contains(obj));
         var state = new LabState { Lab = lab, PoolPath = pool?.Root ?? Path.Combine(options.StateDirectory, "pool"), Driver = pool?.Driver.Name ?? "dir" };
 
-        // Machines: their roots in the pool, and the nspawns running MACHINE.LAB (a machine's name has no '.').
+        AdoptMachines(state, pool, OthersRecord);
+        // Snapshots, and their interrupted leftovers.
+        var snapshots = pool is null ? null : Path.Combine(pool.LabDirectory(lab), "snapshots");
+        if (snapshots is not null && Directory.Exists(snapshots))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(snapshots).Where(d => new FileInfo(d).LinkTarget is null))
+                state.Objects.AddRange(Directory.EnumerateDirectories(folder).Select(s => new HostObject(HostObjectKind.Root, s)));
+        }
+        // The lab's dnsmasq processes: their configuration is in the lab's state folder.
+        foreach (var dnsmasq in host.Processes.Matching(arguments => Path.GetFileName(arguments[0]) == "dnsmasq"
+            && arguments.Any(a => a.StartsWith($"--conf-file={Store.LabDirectory(lab)}/", StringComparison.Ordinal))))
+        {
+            state.Objects.Add(new HostObject(HostObjectKind.Process, dnsmasq.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = dnsmasq.StartTicks });
+        }
+        var table = new HostObject(HostObjectKind.NftTable, HostNames.NftTable(lab));
+        if (await _nft.TableExistsAsync(table.Name, cancellationToken) && !OthersRecord(table))
+            state.Objects.Add(table);
+        return state;
+    }
+
+    /// <summary>
+    /// The lab's machines as the host shows them: their roots in the pool and the processes running MACHINE.LAB (a
+    /// machine's name has no '.'), each with its cgroups, network namespace and root where they exist.
+    /// </summary>
+    private void AdoptMachines(LabState state, StoragePool? pool, Func<HostObject, bool> othersRecord)
+    {
+        var lab = state.Lab;
         var machines = new Dictionary<string, HostProcess?>(StringComparer.Ordinal);
         foreach (var (machine, process) in runtime.RunningOf(lab))
             machines[machine] = process;
@@ -108,27 +134,10 @@ public sealed partial class LabController
                     HostObjectKind.Root => machinesFolder is not null && Directory.Exists(obj.Name),
                     _ => true,
                 };
-                if (exists && !OthersRecord(obj))
+                if (exists && !othersRecord(obj))
                     state.Objects.Add(obj);
             }
         }
-        // Snapshots, and their interrupted leftovers.
-        var snapshots = pool is null ? null : Path.Combine(pool.LabDirectory(lab), "snapshots");
-        if (snapshots is not null && Directory.Exists(snapshots))
-        {
-            foreach (var folder in Directory.EnumerateDirectories(snapshots).Where(d => new FileInfo(d).LinkTarget is null))
-                state.Objects.AddRange(Directory.EnumerateDirectories(folder).Select(s => new HostObject(HostObjectKind.Root, s)));
-        }
-        // The lab's dnsmasq processes: their configuration is in the lab's state folder.
-        foreach (var dnsmasq in host.Processes.Matching(arguments => Path.GetFileName(arguments[0]) == "dnsmasq"
-            && arguments.Any(a => a.StartsWith($"--conf-file={Store.LabDirectory(lab)}/", StringComparison.Ordinal))))
-        {
-            state.Objects.Add(new HostObject(HostObjectKind.Process, dnsmasq.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = dnsmasq.StartTicks });
-        }
-        var table = new HostObject(HostObjectKind.NftTable, HostNames.NftTable(lab));
-        if (await _nft.TableExistsAsync(table.Name, cancellationToken) && !OthersRecord(table))
-            state.Objects.Add(table);
-        return state;
     }
 
     /// <summary>The bridges the lab's nftables table names, with the MAC Spawnlab gave each (its rules name both).</summary>

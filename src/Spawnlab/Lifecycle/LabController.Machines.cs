@@ -17,6 +17,25 @@ public sealed partial class LabController
     /// <summary>A machine's state, netns and root, made or put back to the longest prefix of stages the cache holds.</summary>
     private async Task<MachinePlan> PrepareMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
     {
+        var (lab, pool, journal) = (run.Lab, run.Pool, run.Journal);
+        var state = await MachineStateAsync(run, machine, cancellationToken);
+        // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it.
+        if (!state.PrivateUsers)
+            await WireAsync(journal, state, leader: null, cancellationToken);
+
+        // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
+        var keys = run.Keys[machine.Name];
+        var snapshots = new SnapshotStore(pool, journal, lab.Name, machine.Name);
+        var plan = new MachinePlan(state, keys, UpPlanner.CachedPrefix(machine, keys, snapshots.Exists, run.Options), snapshots,
+            StageKeys.Start(lab, machine.Name, run.BaseKeys[machine.Name], run.Keys));
+        RecordStages(journal, machine, plan);
+        await PutRootInPlaceAsync(run, machine, plan, cancellationToken);
+        return plan;
+    }
+
+    /// <summary>The machine's recorded state, made anew when its definition changed (what was made of it goes first).</summary>
+    private async Task<MachineState> MachineStateAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
+    {
         var (lab, pool, journal, image) = (run.Lab, run.Pool, run.Journal, run.ImagePaths[machine.Image]);
         var config = UpPlanner.ConfigHash(lab, machine, image);
         var known = journal.State.Machines.GetValueOrDefault(machine.Name);
@@ -33,53 +52,57 @@ public sealed partial class LabController
             state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
                 host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
         });
-        // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it.
-        if (!state.PrivateUsers)
-            await WireAsync(journal, state, leader: null, cancellationToken);
+        return state;
+    }
 
-        // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
-        var keys = run.Keys[machine.Name];
-        var startKey = StageKeys.Start(lab, machine.Name, run.BaseKeys[machine.Name], run.Keys);
-        var snapshots = new SnapshotStore(pool, journal, lab.Name, machine.Name);
-        var cached = UpPlanner.CachedPrefix(machine, keys, snapshots.Exists, run.Options);
-        var target = cached == 0 ? startKey : keys[cached - 1];
-
+    /// <summary>The machine's stages as this run sees them: cached (keeping when they ran) up to the plan's prefix, pending after.</summary>
+    private static void RecordStages(StateJournal journal, MachineDefinition machine, MachinePlan plan)
+    {
+        var (state, keys, cached) = (plan.State, plan.Keys, plan.Cached);
         journal.Update(_ =>
         {
             var previous = state.Stages.ToDictionary(r => r.Key, StringComparer.Ordinal);
-            state.BaseKey = startKey;
+            state.BaseKey = plan.StartKey;
             state.Stages = [.. machine.Stages.Select((stage, i) =>
                 i < cached && previous.TryGetValue(keys[i], out var old)
                     ? new StageRecord { Name = stage.Name, Key = keys[i], Status = StageStatus.Cached, StartedAt = old.StartedAt, EndedAt = old.EndedAt, SnapshotAt = old.SnapshotAt, Checks = [.. stage.Checks], After = [.. Dependencies(machine, i)] }
                     : new StageRecord { Name = stage.Name, Key = keys[i], Status = i < cached ? StageStatus.Cached : StageStatus.Pending, Checks = [.. stage.Checks], After = [.. Dependencies(machine, i)] })];
         });
+    }
 
-        // The fresh root (image, machine-id, hostname, network files) is kept as a snapshot of its own, under the
-        // start key, so that going back before the first stage is a restore like any other.
+    /// <summary>
+    /// The root as the plan wants it: kept when it is there already, otherwise restored from the last cached stage, or
+    /// cloned from the image and made this machine's. The fresh root (image, machine-id, hostname, network files) is
+    /// kept as a snapshot of its own, under the start key, so that going back before the first stage is a restore like
+    /// any other.
+    /// </summary>
+    private async Task PutRootInPlaceAsync(LabRun run, MachineDefinition machine, MachinePlan plan, CancellationToken cancellationToken)
+    {
+        var (journal, state, snapshots, cached) = (run.Journal, plan.State, plan.Snapshots, plan.Cached);
+        var target = cached == 0 ? plan.StartKey : plan.Keys[cached - 1];
         var root = new HostObject(HostObjectKind.Root, state.Root);
         var rootExists = journal.State.Has(root) && Directory.Exists(state.Root);
         if (rootExists && state.RootAt == target)
-            return new MachinePlan(state, keys, cached, snapshots, startKey);
+            return;
 
         progress.Machine(machine.Name, !rootExists ? "cloning" : cached == 0 ? "restoring the fresh root" : $"restoring stage {machine.Stages[cached - 1].Name}");
         if (rootExists)
             await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
         journal.Update(_ => state.RootAt = null);
         journal.Record(root);
-        if (cached == 0 && !snapshots.Exists(startKey))
+        if (cached == 0 && !snapshots.Exists(plan.StartKey))
         {
-            await snapshots.RestoreAsync(image, state.Root, cancellationToken);
-            PersonalizeRoot(state.Root, machine, lab);
+            await snapshots.RestoreAsync(run.ImagePaths[machine.Image], state.Root, cancellationToken);
+            MachineRootFiles.Write(state.Root, machine, run.Lab);
             if (machine.RootPasswordFile is { } passwordFile)
-                await SetRootPasswordAsync(state.Root, passwordFile, cancellationToken);
-            await snapshots.CreateAsync(state.Root, startKey, cancellationToken);
+                await MachineRootFiles.SetRootPasswordAsync(host.Shell, state.Root, passwordFile, cancellationToken);
+            await snapshots.CreateAsync(state.Root, plan.StartKey, cancellationToken);
         }
         else
         {
             await snapshots.RestoreAsync(snapshots.PathOf(target), state.Root, cancellationToken);
         }
         journal.Update(_ => state.RootAt = target);
-        return new MachinePlan(state, keys, cached, snapshots, startKey);
     }
 
     /// <summary>What a stage waits for, as recorded for lab-wide rollback: the machine's own `after:` for its first stage.</summary>
@@ -203,79 +226,5 @@ public sealed partial class LabController
                 FixedLease = i.Dhcp ? i.Address?.ToString() : null,
             }).ToList(),
         };
-    }
-
-    /// <summary>
-    /// A fresh machine-id, the machine's hostname and hosts file, and its resolver, written into its new root.
-    /// A machine that takes DHCP leases gets systemd-networkd (matching its interfaces by MAC) and systemd-resolved
-    /// for the DNS servers the lease names.
-    /// </summary>
-    private static void PersonalizeRoot(string root, MachineDefinition machine, LabDefinition lab)
-    {
-        string At(string path) => Path.Combine(root, path);
-        File.WriteAllText(At("etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
-        File.WriteAllText(At("etc/hostname"), machine.Name + "\n");
-        var hosts = new StringBuilder("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        // Its own name: its first static address, or 127.0.1.1 (Debian's way) when it has none.
-        var own = machine.Interfaces.FirstOrDefault(i => i.Address is not null && !i.Dhcp)?.Address?.ToString() ?? "127.0.1.1";
-        hosts.Append($"{own}\t{machine.Name}.{lab.Name} {machine.Name}\n");
-        foreach (var other in lab.Machines.Values.Where(m => m.Name != machine.Name))
-        {
-            foreach (var iface in other.Interfaces.Where(i => i.Address is not null))
-                hosts.Append($"{iface.Address}\t{other.Name}.{lab.Name} {other.Name}\n");
-        }
-        File.WriteAllText(At("etc/hosts"), hosts.ToString());
-
-        File.Delete(At("etc/resolv.conf"));
-        if (machine.UsesDhcp)
-        {
-            Directory.CreateDirectory(At("etc/systemd/network"));
-            foreach (var iface in machine.Interfaces.Where(i => i.Dhcp))
-            {
-                File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
-                    # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
-                    [Match]
-                    MACAddress={HostNames.Mac(lab.Name, machine.Name, iface.Network)}
-
-                    [Network]
-                    DHCP=ipv4
-                    LinkLocalAddressing=no
-                    IPv6AcceptRA=no
-
-                    [DHCPv4]
-                    UseDomains=yes
-
-                    """);
-            }
-            foreach (var (link, target) in new[]
-            {
-                ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),
-                ("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/lib/systemd/system/systemd-networkd.socket"),
-                ("etc/systemd/system/dbus-org.freedesktop.network1.service", "/lib/systemd/system/systemd-networkd.service"),
-                ("etc/systemd/system/multi-user.target.wants/systemd-resolved.service", "/lib/systemd/system/systemd-resolved.service"),
-                ("etc/systemd/system/dbus-org.freedesktop.resolve1.service", "/lib/systemd/system/systemd-resolved.service"),
-                ("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"),
-            })
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(At(link))!);
-                File.Delete(At(link));
-                File.CreateSymbolicLink(At(link), target);
-            }
-        }
-        else
-        {
-            // The host's DNS server of a network with 'dhcp: true' answers for the lab's names; otherwise /etc/hosts does.
-            var resolvers = machine.Interfaces.Select(i => lab.Networks[i.Network]).Where(n => n.Dhcp && n.Host is not null).Select(n => n.Host!).ToList();
-            File.WriteAllText(At("etc/resolv.conf"), string.Concat(resolvers.Select(r => $"nameserver {r}\n")) + (resolvers.Count > 0 ? $"search {lab.Name}\n" : ""));
-        }
-    }
-
-    /// <summary>Sets root's password from the lab's file; it goes to chpasswd on stdin and is never in a command line, a log or the state.</summary>
-    private async Task SetRootPasswordAsync(string root, string passwordFile, CancellationToken cancellationToken)
-    {
-        var password = (await File.ReadAllTextAsync(passwordFile, cancellationToken)).TrimEnd('\n', '\r');
-        if (password.Length == 0 || password.Contains('\n') || password.Contains(':'))
-            throw new SpawnlabException($"{passwordFile}: expected one line holding the password, without ':'");
-        await host.Shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
     }
 }

@@ -1,4 +1,5 @@
 using Spawnlab.Host;
+using Spawnlab.Labs;
 using Spawnlab.Pool;
 using Spawnlab.Stages;
 using Spawnlab.State;
@@ -31,12 +32,11 @@ public sealed partial class LabController
     public async Task<IReadOnlyList<string>> RollbackAsync(string reference, CancellationToken cancellationToken)
     {
         host.RequireRoot("spawnlab rollback");
-        var slash = reference.LastIndexOf('/');
-        if (slash <= 0)
-            throw new SpawnlabException($"'{reference}': expected MACHINE/STAGE or LAB/MACHINE/STAGE", exitCode: 2);
-        using var labLock = await LockAsync(FindMachine(reference[..slash]).Lab.Lab, cancellationToken);
-        var (lab, machine) = FindMachine(reference[..slash]);
-        var stage = reference[(slash + 1)..];
+        var (labName, target) = StageRef.ParseQualified(reference);
+        var machineReference = labName is null ? target.Machine : $"{labName}/{target.Machine}";
+        using var labLock = await LockAsync(FindMachine(machineReference).Lab.Lab, cancellationToken);
+        var (lab, machine) = FindMachine(machineReference);
+        var stage = target.Stage;
         var index = machine.Stages.FindIndex(s => s.Name == stage);
         if (index < 0)
             throw new SpawnlabException($"machine {lab.Lab}/{machine.Name} has no stage {stage}", exitCode: 2);

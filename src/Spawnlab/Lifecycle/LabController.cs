@@ -97,17 +97,14 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         try
         {
             MachinePlan plan;
-            await run.Jobs.WaitAsync(cancellationToken);
             try
             {
-                plan = await PrepareMachineAsync(run, machine, cancellationToken);
+                plan = await run.InSlotAsync(() => PrepareMachineAsync(run, machine, cancellationToken), cancellationToken);
             }
             finally
             {
-                run.Jobs.Release();
                 run.RootReady(name).TrySetResult();
             }
-
             if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
             {
                 run.Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
@@ -116,44 +113,14 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
             }
             foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
                 await run.RootReady(bind.Machine!).Task.WaitAsync(cancellationToken);
-
-            MachineSession session;
-            await run.Jobs.WaitAsync(cancellationToken);
-            try
+            var session = await run.InSlotAsync(async () =>
             {
-                session = await BootAsync(run.Journal, plan.State, cancellationToken);
+                var booted = await BootAsync(run.Journal, plan.State, cancellationToken);
                 await WaitForLeasesAsync(plan.State, cancellationToken);
-            }
-            finally
-            {
-                run.Jobs.Release();
-            }
-            for (var i = 0; i < plan.Cached; i++)
-                run.Done(name, machine.Stages[i].Name).TrySetResult(true);
-
-            var runner = new StageRunner(host.Shell, new CheckRunner(host.Shell));
-            for (var i = plan.Cached; i < plan.Keys.Count; i++)
-            {
-                var stage = machine.Stages[i];
-                if (await WaitForAsync(run, stage.After, cancellationToken) is { } stageBlocker)
-                {
-                    run.Skip(machine, i, new SkipReason.Waited(stageBlocker.ToString()));
-                    progress.Machine(name, $"stage {stage.Name} skipped: {stageBlocker} did not complete", MachinePhase.Skipped);
-                    return;
-                }
-                await run.Jobs.WaitAsync(cancellationToken);
-                try
-                {
-                    await RunStageAsync(run, plan, runner, session, i, cancellationToken);
-                }
-                finally
-                {
-                    run.Jobs.Release();
-                }
-                run.Done(name, stage.Name).TrySetResult(true);
-            }
-            await plan.Snapshots.PruneAsync([.. plan.Keys.Prepend(plan.StartKey)], cancellationToken);
-            progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready", MachinePhase.Ready);
+                return booted;
+            }, cancellationToken);
+            if (await RunStagesAsync(run, plan, session, cancellationToken))
+                progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready", MachinePhase.Ready);
         }
         catch (SpawnlabException e)
         {
@@ -166,6 +133,30 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
             foreach (var stage in machine.Stages)
                 run.Done(name, stage.Name).TrySetResult(false);
         }
+    }
+
+    /// <summary>The stages the cache does not hold, each after what it waits for; false when one was skipped.</summary>
+    private async Task<bool> RunStagesAsync(LabRun run, MachinePlan plan, MachineSession session, CancellationToken cancellationToken)
+    {
+        var machine = run.Lab.Machines[plan.State.Name];
+        for (var i = 0; i < plan.Cached; i++)
+            run.Done(machine.Name, machine.Stages[i].Name).TrySetResult(true);
+        var runner = new StageRunner(host.Shell, new CheckRunner(host.Shell));
+        for (var i = plan.Cached; i < plan.Keys.Count; i++)
+        {
+            var stage = machine.Stages[i];
+            if (await WaitForAsync(run, stage.After, cancellationToken) is { } blocker)
+            {
+                run.Skip(machine, i, new SkipReason.Waited(blocker.ToString()));
+                progress.Machine(machine.Name, $"stage {stage.Name} skipped: {blocker} did not complete", MachinePhase.Skipped);
+                return false;
+            }
+            var index = i;
+            await run.InSlotAsync(() => RunStageAsync(run, plan, runner, session, index, cancellationToken), cancellationToken);
+            run.Done(machine.Name, stage.Name).TrySetResult(true);
+        }
+        await plan.Snapshots.PruneAsync([.. plan.Keys.Prepend(plan.StartKey)], cancellationToken);
+        return true;
     }
 
     /// <summary>Waits for stages of other machines; returns the first that failed or was skipped, or null.</summary>

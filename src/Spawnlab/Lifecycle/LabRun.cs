@@ -24,7 +24,28 @@ internal sealed class LabRun(
     public IReadOnlyDictionary<string, string> ImagePaths => imagePaths;
 
     /// <summary>Bounds the machines that boot or run a stage at the same time (--jobs).</summary>
-    public SemaphoreSlim Jobs { get; } = new(jobs, jobs);
+    private readonly SemaphoreSlim _jobs = new(jobs, jobs);
+
+    /// <summary>Runs work in one of the run's job slots, waiting for one to be free.</summary>
+    public async Task<T> InSlotAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _jobs.WaitAsync(cancellationToken);
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            _jobs.Release();
+        }
+    }
+
+    public Task InSlotAsync(Func<Task> work, CancellationToken cancellationToken) =>
+        InSlotAsync(async () =>
+        {
+            await work();
+            return true;
+        }, cancellationToken);
 
     public Dictionary<string, string> BaseKeys { get; } = new(StringComparer.Ordinal);
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Keys { get; set; } = new Dictionary<string, IReadOnlyList<string>>();

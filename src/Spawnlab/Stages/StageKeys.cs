@@ -30,29 +30,29 @@ public static class StageKeys
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> ComputeLab(
         LabDefinition lab, IReadOnlyDictionary<string, string> baseKeys, CancellationToken cancellationToken = default)
     {
-        var memo = new Dictionary<StageRef, string>();
-        string KeyOf(StageRef node)
+        var memo = new Dictionary<LabGraph.Node, string>();
+        string KeyOf(LabGraph.Node node)
         {
             if (memo.TryGetValue(node, out var known))
                 return known;
             var machine = lab.Machines[node.Machine];
             string key;
-            if (node.Stage == LabGraph.Boot)
+            if (node.Stage is null)
             {
-                key = Combine(baseKeys[machine.Name], machine.After.Select(KeyOf));
+                key = Combine(baseKeys[machine.Name], machine.After.Select(r => KeyOf(LabGraph.Node.Of(r))));
             }
             else
             {
                 var index = machine.Stages.ToList().FindIndex(s => s.Name == node.Stage);
-                var previous = KeyOf(index == 0 ? new StageRef(machine.Name, LabGraph.Boot) : new StageRef(machine.Name, machine.Stages[index - 1].Name));
-                key = Of(Combine(previous, machine.Stages[index].After.Select(KeyOf)), machine.Stages[index], cancellationToken);
+                var previous = KeyOf(index == 0 ? LabGraph.Node.Boot(machine.Name) : new LabGraph.Node(machine.Name, machine.Stages[index - 1].Name));
+                key = Of(Combine(previous, machine.Stages[index].After.Select(r => KeyOf(LabGraph.Node.Of(r)))), machine.Stages[index], cancellationToken);
             }
             memo[node] = key;
             return key;
         }
         return lab.Machines.Values.ToDictionary(
             m => m.Name,
-            m => (IReadOnlyList<string>)[.. m.Stages.Select(s => KeyOf(new StageRef(m.Name, s.Name)))],
+            m => (IReadOnlyList<string>)[.. m.Stages.Select(s => KeyOf(new LabGraph.Node(m.Name, s.Name)))],
             StringComparer.Ordinal);
     }
 

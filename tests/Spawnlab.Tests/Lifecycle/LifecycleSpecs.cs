@@ -136,6 +136,21 @@ public sealed class LifecycleSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Rollback_takes_a_stage_named_with_its_lab_and_refuses_a_reference_without_a_stage()
+    {
+        await _lab.UpAsync(_lab.Lab());
+
+        var moved = await _lab.Controller.RollbackAsync("unit/db/schema", CancellationToken.None);
+        var error = await Assert.ThrowsAsync<SpawnlabException>(() => _lab.Controller.RollbackAsync("db", CancellationToken.None));
+
+        Assert.Equal(["db: back to just after stage schema"], moved);
+        Assert.Equal(["install", "schema"], _lab.Written("db"));
+        Assert.Equal(["app", "site"], _lab.Written("web"));
+        Assert.Equal(2, error.ExitCode);
+        Assert.Equal("'db': expected MACHINE/STAGE or LAB/MACHINE/STAGE", error.Message);
+    }
+
+    [Fact]
     public async Task Down_from_the_state_alone_leaves_nothing_on_the_host()
     {
         await _lab.UpAsync(_lab.Lab());

@@ -1,0 +1,84 @@
+using System.Text;
+using Spawnlab.Host;
+using Spawnlab.Labs;
+using Spawnlab.Networks;
+
+namespace Spawnlab.Machines;
+
+/// <summary>What makes a copy of an image a given machine of a lab: the files written into its fresh root.</summary>
+public static class MachineRootFiles
+{
+    /// <summary>
+    /// A fresh machine-id, the machine's hostname and hosts file, and its resolver, written into its new root.
+    /// A machine that takes DHCP leases gets systemd-networkd (matching its interfaces by MAC) and systemd-resolved
+    /// for the DNS servers the lease names.
+    /// </summary>
+    public static void Write(string root, MachineDefinition machine, LabDefinition lab)
+    {
+        string At(string path) => Path.Combine(root, path);
+        File.WriteAllText(At("etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
+        File.WriteAllText(At("etc/hostname"), machine.Name + "\n");
+        var hosts = new StringBuilder("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        // Its own name: its first static address, or 127.0.1.1 (Debian's way) when it has none.
+        var own = machine.Interfaces.FirstOrDefault(i => i.Address is not null && !i.Dhcp)?.Address?.ToString() ?? "127.0.1.1";
+        hosts.Append($"{own}\t{machine.Name}.{lab.Name} {machine.Name}\n");
+        foreach (var other in lab.Machines.Values.Where(m => m.Name != machine.Name))
+        {
+            foreach (var iface in other.Interfaces.Where(i => i.Address is not null))
+                hosts.Append($"{iface.Address}\t{other.Name}.{lab.Name} {other.Name}\n");
+        }
+        File.WriteAllText(At("etc/hosts"), hosts.ToString());
+
+        File.Delete(At("etc/resolv.conf"));
+        if (machine.UsesDhcp)
+        {
+            Directory.CreateDirectory(At("etc/systemd/network"));
+            foreach (var iface in machine.Interfaces.Where(i => i.Dhcp))
+            {
+                File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
+                    # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
+                    [Match]
+                    MACAddress={HostNames.Mac(lab.Name, machine.Name, iface.Network)}
+
+                    [Network]
+                    DHCP=ipv4
+                    LinkLocalAddressing=no
+                    IPv6AcceptRA=no
+
+                    [DHCPv4]
+                    UseDomains=yes
+
+                    """);
+            }
+            foreach (var (link, target) in new[]
+            {
+                ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),
+                ("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/lib/systemd/system/systemd-networkd.socket"),
+                ("etc/systemd/system/dbus-org.freedesktop.network1.service", "/lib/systemd/system/systemd-networkd.service"),
+                ("etc/systemd/system/multi-user.target.wants/systemd-resolved.service", "/lib/systemd/system/systemd-resolved.service"),
+                ("etc/systemd/system/dbus-org.freedesktop.resolve1.service", "/lib/systemd/system/systemd-resolved.service"),
+                ("etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf"),
+            })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(At(link))!);
+                File.Delete(At(link));
+                File.CreateSymbolicLink(At(link), target);
+            }
+        }
+        else
+        {
+            // The host's DNS server of a network with 'dhcp: true' answers for the lab's names; otherwise /etc/hosts does.
+            var resolvers = machine.Interfaces.Select(i => lab.Networks[i.Network]).Where(n => n.Dhcp && n.Host is not null).Select(n => n.Host!).ToList();
+            File.WriteAllText(At("etc/resolv.conf"), string.Concat(resolvers.Select(r => $"nameserver {r}\n")) + (resolvers.Count > 0 ? $"search {lab.Name}\n" : ""));
+        }
+    }
+
+    /// <summary>Sets root's password from the lab's file; it goes to chpasswd on stdin and is never in a command line, a log or the state.</summary>
+    public static async Task SetRootPasswordAsync(IHostShell shell, string root, string passwordFile, CancellationToken cancellationToken)
+    {
+        var password = (await File.ReadAllTextAsync(passwordFile, cancellationToken)).TrimEnd('\n', '\r');
+        if (password.Length == 0 || password.Contains('\n') || password.Contains(':'))
+            throw new SpawnlabException($"{passwordFile}: expected one line holding the password, without ':'");
+        await shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
+    }
+}
