@@ -10,7 +10,7 @@ internal static class CheckOutput
     public static readonly Option<FileInfo?> Report = new("--report") { Description = "Write the check results as JSON to this file" };
     public static readonly Option<FileInfo?> JUnit = new("--junit") { Description = "Write the check results as JUnit XML to this file" };
 
-    public static void Write(ParseResult parse, IReadOnlyList<CheckResult> results)
+    public static void Write(CliContext cli, ParseResult parse, IReadOnlyList<CheckResult> results)
     {
         if (parse.GetValue(Report) is { } report)
             File.WriteAllText(report.FullName, CheckReports.ToJson(results));
@@ -32,8 +32,8 @@ internal static class CheckOutput
             };
             table.AddRow(Markup.Escape(r.Machine), Markup.Escape(r.Stage), Markup.Escape(r.Name), outcome, $"{r.Duration.TotalSeconds:0.0}s");
         }
-        Terminal.Error.Write(table);
-        Console.Error.WriteLine(
+        cli.ErrorConsole.Write(table);
+        cli.Error.WriteLine(
             $"{results.Count(r => r.Outcome == CheckOutcome.Passed)} passed, {results.Count(r => r.Outcome == CheckOutcome.Failed)} failed, {results.Count(r => r.Outcome == CheckOutcome.Skipped)} skipped");
     }
 }

@@ -5,7 +5,7 @@ namespace Spawnlab.Cli;
 /// <summary>Maps what a command throws to a message on stderr and an exit code: 0 success, 2 invalid input, 1 anything else.</summary>
 internal static class CommandRunner
 {
-    public static async Task<int> RunAsync(Func<Task<int>> action)
+    public static async Task<int> RunAsync(CliContext cli, Func<Task<int>> action)
     {
         try
         {
@@ -14,23 +14,23 @@ internal static class CommandRunner
         catch (LabFileException e)
         {
             foreach (var error in e.Errors)
-                Console.Error.WriteLine($"error: {error}");
+                cli.Error.WriteLine($"error: {error}");
             return e.ExitCode;
         }
         catch (SpawnlabException e)
         {
-            Console.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
+            cli.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
             return e.ExitCode;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("spawnlab: interrupted");
+            cli.Error.WriteLine("spawnlab: interrupted");
             return 130;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The host said no where Spawnlab did not expect it: one line, not a stack trace.
-            Console.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
+            cli.Error.WriteLine($"spawnlab: {Spawnlab.Pool.PoolSpace.WithAdvice(e.Message)}");
             return 1;
         }
     }

@@ -3,7 +3,7 @@ using Spawnlab.Lifecycle;
 namespace Spawnlab.Cli;
 
 /// <summary>Plain, timestamped progress lines on stderr: readable on a terminal and in a CI log alike.</summary>
-internal sealed class ConsoleProgress : IProgressSink
+internal sealed class ConsoleProgress(TextWriter error) : IProgressSink
 {
     private readonly Lock _lock = new();
 
@@ -14,6 +14,6 @@ internal sealed class ConsoleProgress : IProgressSink
     private void Write(string line)
     {
         lock (_lock)
-            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {line}");
+            error.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {line}");
     }
 }

@@ -28,7 +28,4 @@ internal static class GlobalOptions
 
     public static SpawnlabOptions Options(ParseResult result) =>
         new(result.GetValue(StateDirectory)!, result.GetValue(Driver)) { WaitForLock = !result.GetValue(NoWait) };
-
-    public static LabController Controller(ParseResult result, IProgressSink? progress = null) =>
-        new(new LinuxHost(), Options(result), progress ?? new ConsoleProgress());
 }

@@ -6,13 +6,10 @@ using Spectre.Console;
 namespace Spawnlab.Cli;
 
 /// <summary>On a terminal: one live row per machine with its current step, elapsed time and state.</summary>
-internal sealed class LiveProgress : IProgressSink
+internal sealed class LiveProgress(IAnsiConsole console) : IProgressSink
 {
     private readonly ConcurrentDictionary<string, (string Status, MachinePhase Phase, Stopwatch Clock)> _machines = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _messages = new();
-
-    public static bool Wanted => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null
-        && Environment.GetEnvironmentVariable("TERM") is not (null or "dumb");
 
     public void Report(string value) => _messages.Enqueue($"{DateTime.Now:HH:mm:ss} {value}");
 
@@ -26,7 +23,7 @@ internal sealed class LiveProgress : IProgressSink
 
     public async Task<T> RunAsync<T>(Func<Task<T>> work)
     {
-        return await AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
+        return await console
             .Live(Render())
             .StartAsync(async context =>
             {

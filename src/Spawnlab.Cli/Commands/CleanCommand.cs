@@ -4,7 +4,7 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class CleanCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var force = new Option<string?>("--force")
         {
@@ -12,15 +12,15 @@ internal static class CleanCommand
             HelpName = "LAB",
         };
         var command = new Command("clean", "Remove what labs left behind: labs of which nothing runs any more, and leftovers of interrupted work") { force };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            var controller = GlobalOptions.Controller(result);
+            var controller = cli.Controller(result);
             var removed = result.GetValue(force) is { } lab
                 ? await controller.ForceCleanAsync(lab, cancellationToken)
                 : await controller.CleanAsync(cancellationToken);
             foreach (var line in removed)
-                Console.WriteLine($"removed {line}");
-            Console.Error.WriteLine(removed.Count == 0 ? "nothing to clean" : $"cleaned {removed.Count} leftovers");
+                cli.Out.WriteLine($"removed {line}");
+            cli.Error.WriteLine(removed.Count == 0 ? "nothing to clean" : $"cleaned {removed.Count} leftovers");
             return 0;
         }));
         return command;

@@ -7,18 +7,18 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class DoctorCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var fix = new Option<bool>("--fix") { Description = "Install missing packages and set the sysctls and firewall rules labs need, saying what changed" };
         var command = new Command("doctor", "Check what labs need from this host and say how to fix each gap") { fix };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            var doctor = new HostDoctor(new LinuxHost(), result.GetValue(GlobalOptions.StateDirectory)!);
+            var doctor = new HostDoctor(cli.Host, result.GetValue(GlobalOptions.StateDirectory)!);
             var findings = await doctor.ExamineAsync(cancellationToken);
             if (result.GetValue(fix))
             {
                 foreach (var change in await doctor.FixAsync(findings, cancellationToken))
-                    Console.WriteLine($"changed: {change}");
+                    cli.Out.WriteLine($"changed: {change}");
                 findings = await doctor.ExamineAsync(cancellationToken);
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("CHECK", "STATE", "DETAIL", "FIX");
@@ -27,7 +27,7 @@ internal static class DoctorCommand
                 var state = f.Severity switch { Severity.Ok => "[green]ok[/]", Severity.Note => "[yellow]note[/]", _ => "[red]problem[/]" };
                 table.AddRow(Markup.Escape(f.Check), state, Markup.Escape(f.Detail), Markup.Escape(f.Advice ?? ""));
             }
-            Terminal.Out.Write(table);
+            cli.OutConsole.Write(table);
             return findings.Any(f => f.Severity == Severity.Problem) ? 1 : 0;
         }));
         return command;

@@ -7,14 +7,14 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class ExecCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE, or LAB/MACHINE where the name is ambiguous" };
         var commandLine = new Argument<string[]>("command") { Description = "The command to run, after --", Arity = ArgumentArity.OneOrMore };
         var command = new Command("exec", "Run a command inside a machine; its output and exit code are the command's") { machine, commandLine };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            var controller = GlobalOptions.Controller(result);
+            var controller = cli.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
             var session = controller.SessionOf(lab, found);
             return await AttachedProcess.RunAsync(session.Enter(result.GetValue(commandLine)!), cancellationToken);

@@ -8,27 +8,27 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class ListCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var lab = new Argument<string?>("lab") { Description = "Only this lab", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var command = new Command("ls", "List the machines of every lab, or of one lab") { lab, json };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            var store = GlobalOptions.Controller(result).Store;
+            var store = cli.Controller(result).Store;
             var labs = store.LoadAll().Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
             // A lab whose state does not read is named, so that it is not forgotten; the others are listed as usual.
             foreach (var (broken, problem) in store.Unreadable().Where(u => result.GetValue(lab) is not { } only || u.Lab == only))
-                Console.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
-            var machines = await GlobalOptions.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
+                cli.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
+            var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+                cli.Out.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
                 return 0;
             }
             if (machines.Count == 0)
             {
-                Console.Error.WriteLine("no machines");
+                cli.Error.WriteLine("no machines");
                 return 0;
             }
             var table = new Table().Border(TableBorder.Simple)
@@ -45,7 +45,7 @@ internal static class ListCommand
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => i.Mac))),
                     Markup.Escape(m.Root));
             }
-            Terminal.Out.Write(table);
+            cli.OutConsole.Write(table);
             return 0;
         }));
         return command;

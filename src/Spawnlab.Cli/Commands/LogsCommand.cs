@@ -4,14 +4,14 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class LogsCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE or LAB/MACHINE" };
         var stage = new Argument<string?>("stage") { Description = "Only this stage's log (default: the boot log and every stage's log)", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("logs", "Print a machine's boot log and the logs of its stages") { machine, stage };
-        command.SetAction(result => CommandRunner.RunAsync(() =>
+        command.SetAction(result => CommandRunner.RunAsync(cli, () =>
         {
-            var controller = GlobalOptions.Controller(result);
+            var controller = cli.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
             var files = new List<string>();
             if (result.GetValue(stage) is { } only)
@@ -29,8 +29,8 @@ internal static class LogsCommand
             foreach (var file in files.Where(File.Exists))
             {
                 if (Spawnlab.Host.CappedLog.WasCut(file))
-                    Console.WriteLine($"--- {file} was cut: its oldest part is gone, the newest {Spawnlab.Host.CappedLog.Limit / 1024 / 1024} MiB at most are kept");
-                Console.Write(Spawnlab.Host.CappedLog.Read(file));
+                    cli.Out.WriteLine($"--- {file} was cut: its oldest part is gone, the newest {Spawnlab.Host.CappedLog.Limit / 1024 / 1024} MiB at most are kept");
+                cli.Out.Write(Spawnlab.Host.CappedLog.Read(file));
             }
             return Task.FromResult(0);
         }));

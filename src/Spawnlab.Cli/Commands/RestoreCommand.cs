@@ -5,16 +5,16 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class RestoreCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE or LAB/MACHINE" };
         var stage = new Argument<string>("stage") { Description = "The stage to go back to: the machine is put back to just after it" };
         var command = new Command("restore", "Put a machine back to just after one of its stages and restart it") { machine, stage };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var clock = Stopwatch.StartNew();
-            await GlobalOptions.Controller(result).RestoreAsync(result.GetValue(machine)!, result.GetValue(stage)!, cancellationToken);
-            Console.Error.WriteLine($"{result.GetValue(machine)} is back after stage {result.GetValue(stage)} ({clock.Elapsed.TotalSeconds:0.00} s)");
+            await cli.Controller(result).RestoreAsync(result.GetValue(machine)!, result.GetValue(stage)!, cancellationToken);
+            cli.Error.WriteLine($"{result.GetValue(machine)} is back after stage {result.GetValue(stage)} ({clock.Elapsed.TotalSeconds:0.00} s)");
             return 0;
         }));
         return command;

@@ -5,7 +5,7 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class RollbackCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var stage = new Argument<string>("stage") { Description = "MACHINE/STAGE (or LAB/MACHINE/STAGE): the machine goes back to just after it" };
         var command = new Command("rollback",
@@ -13,13 +13,13 @@ internal static class RollbackCommand
         {
             stage,
         };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var clock = Stopwatch.StartNew();
-            var moved = await GlobalOptions.Controller(result).RollbackAsync(result.GetValue(stage)!, cancellationToken);
+            var moved = await cli.Controller(result).RollbackAsync(result.GetValue(stage)!, cancellationToken);
             foreach (var line in moved)
-                Console.WriteLine(line);
-            Console.Error.WriteLine($"rolled back {moved.Count} machines in {clock.Elapsed.TotalSeconds:0.00} s");
+                cli.Out.WriteLine(line);
+            cli.Error.WriteLine($"rolled back {moved.Count} machines in {clock.Elapsed.TotalSeconds:0.00} s");
             return 0;
         }));
         return command;

@@ -7,15 +7,15 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class ShellCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE, or LAB/MACHINE where the name is ambiguous" };
         var command = new Command("shell", "Open an interactive login shell as root inside a machine") { machine };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            if (Console.IsInputRedirected)
+            if (cli.InputRedirected)
                 throw new SpawnlabException("spawnlab shell needs a terminal; use `spawnlab exec MACHINE -- CMD` from scripts");
-            var controller = GlobalOptions.Controller(result);
+            var controller = cli.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
             var session = controller.SessionOf(lab, found);
             var term = Environment.GetEnvironmentVariable("TERM") ?? "xterm";

@@ -7,13 +7,13 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class StagesCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE or LAB/MACHINE" };
         var command = new Command("stages", "Show a machine's stages: key, state, snapshot time, duration") { machine };
-        command.SetAction(result => CommandRunner.RunAsync(() =>
+        command.SetAction(result => CommandRunner.RunAsync(cli, () =>
         {
-            var (lab, found) = GlobalOptions.Controller(result).FindMachine(result.GetValue(machine)!);
+            var (lab, found) = cli.Controller(result).FindMachine(result.GetValue(machine)!);
             var table = new Table().Border(TableBorder.Simple).AddColumns("#", "STAGE", "KEY", "STATE", "SNAPSHOT", "DURATION");
             var index = 0;
             foreach (var stage in found.Stages)
@@ -35,9 +35,9 @@ internal static class StagesCommand
                     stage.SnapshotAt?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "-",
                     stage.Duration is { } d ? $"{d.TotalSeconds:0.0}s" : "-");
             }
-            Terminal.Out.Write(table);
+            cli.OutConsole.Write(table);
             if (found.Stages.Count == 0)
-                Console.Error.WriteLine($"{lab.Lab}/{found.Name} has no stages");
+                cli.Error.WriteLine($"{lab.Lab}/{found.Name} has no stages");
             return Task.FromResult(0);
         }));
         return command;

@@ -7,7 +7,7 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class UpCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var file = LabArgument.File("The lab file (default: lab.yaml)");
         var from = new Option<string?>("--from") { Description = "Run this stage of this machine and every later one again: MACHINE/STAGE" };
@@ -24,7 +24,7 @@ internal static class UpCommand
         {
             file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit, dryRun,
         };
-        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(async () =>
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var lab = LabParser.ParseFile(result.GetValue(file)!);
             var options = new UpOptions
@@ -36,33 +36,33 @@ internal static class UpCommand
             };
             if (result.GetValue(dryRun))
             {
-                var (plan, caveat) = await GlobalOptions.Controller(result).PlanUpAsync(lab, options, cancellationToken);
-                Console.Write(PlanText.Of(plan, caveat));
+                var (plan, caveat) = await cli.Controller(result).PlanUpAsync(lab, options, cancellationToken);
+                cli.Out.Write(PlanText.Of(plan, caveat));
                 return 0;
             }
             var clock = Stopwatch.StartNew();
             UpResult up;
-            if (LiveProgress.Wanted)
+            if (cli.Interactive)
             {
-                var live = new LiveProgress();
-                up = await live.RunAsync(() => GlobalOptions.Controller(result, live).UpAsync(lab, options, cancellationToken));
+                var live = new LiveProgress(cli.ErrorConsole);
+                up = await live.RunAsync(() => cli.Controller(result, live).UpAsync(lab, options, cancellationToken));
             }
             else
             {
-                up = await GlobalOptions.Controller(result).UpAsync(lab, options, cancellationToken);
+                up = await cli.Controller(result).UpAsync(lab, options, cancellationToken);
             }
-            CheckOutput.Write(result, up.Checks);
+            CheckOutput.Write(cli, result, up.Checks);
             if (up.Failures.Count > 0)
             {
-                Console.Error.WriteLine(
+                cli.Error.WriteLine(
                     $"spawnlab: {up.Failures.Count} of {lab.Machines.Count} machines failed (they are left running for inspection; the next `up` resumes; `spawnlab down {lab.Name}` removes everything):");
                 foreach (var failure in up.Failures)
-                    Console.Error.WriteLine(Spawnlab.Pool.PoolSpace.WithAdvice(failure));
+                    cli.Error.WriteLine(Spawnlab.Pool.PoolSpace.WithAdvice(failure));
                 foreach (var skipped in up.Skipped)
-                    Console.Error.WriteLine(skipped);
+                    cli.Error.WriteLine(skipped);
                 return 1;
             }
-            Console.Error.WriteLine($"lab {lab.Name} is up: {up.State.Machines.Count} machine{(up.State.Machines.Count == 1 ? "" : "s")} ready in {clock.Elapsed.TotalSeconds:0.0} s");
+            cli.Error.WriteLine($"lab {lab.Name} is up: {up.State.Machines.Count} machine{(up.State.Machines.Count == 1 ? "" : "s")} ready in {clock.Elapsed.TotalSeconds:0.0} s");
             return 0;
         }));
         return command;

@@ -5,14 +5,14 @@ namespace Spawnlab.Cli.Commands;
 
 internal static class ValidateCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext cli)
     {
         var file = LabArgument.File("The lab file");
         var command = new Command("validate", "Check a lab file without touching the host") { file };
-        command.SetAction(result => CommandRunner.RunAsync(() =>
+        command.SetAction(result => CommandRunner.RunAsync(cli, () =>
         {
             var lab = LabParser.ParseFile(result.GetValue(file)!);
-            Console.WriteLine($"{lab.FilePath}: lab {lab.Name} is valid ({lab.Images.Count} images, {lab.Networks.Count} networks, {lab.Machines.Count} machines)");
+            cli.Out.WriteLine($"{lab.FilePath}: lab {lab.Name} is valid ({lab.Images.Count} images, {lab.Networks.Count} networks, {lab.Machines.Count} machines)");
             return Task.FromResult(0);
         }));
         return command;

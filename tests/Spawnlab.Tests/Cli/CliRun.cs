@@ -1,0 +1,42 @@
+using Spawnlab.Cli;
+using Spawnlab.Lifecycle;
+using Spawnlab.Pool;
+using Spawnlab.Tests.Lifecycle;
+
+namespace Spawnlab.Tests.Cli;
+
+/// <summary>The CLI run in-process, as `spawnlab ARGS` would run, on the fake host and machines of a <see cref="FakeLab"/>.</summary>
+internal sealed class CliRun : IDisposable
+{
+    public FakeLab Lab { get; } = new();
+
+    public string LabFile => Path.Combine(Lab.Folder, "lab.yaml");
+
+    public CliRun() => Write(FakeLab.Text);
+
+    public string Write(string text, string name = "lab.yaml")
+    {
+        var path = Path.Combine(Lab.Folder, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    /// <summary>Runs the CLI with these arguments (and this lab's state folder); returns its exit code and what it wrote.</summary>
+    public async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var cli = new CliContext
+        {
+            Out = output,
+            Error = error,
+            OutConsole = Terminal.Create(output, redirected: true),
+            ErrorConsole = Terminal.Create(error, redirected: true),
+            Host = Lab.Host,
+            Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
+        };
+        var code = await SpawnlabCli.RunAsync(["--state-dir", Lab.StateFolder, .. args], cli);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    public void Dispose() => Lab.Dispose();
+}

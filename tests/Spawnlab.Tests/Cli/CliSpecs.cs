@@ -1,0 +1,180 @@
+using System.Text.Json;
+using Spawnlab.Tests.Lifecycle;
+
+namespace Spawnlab.Tests.Cli;
+
+/// <summary>Each command's output, exit code and error text, run in-process against a fake host and fake machines.</summary>
+public sealed class CliSpecs : IDisposable
+{
+    private readonly CliRun _cli = new();
+
+    public void Dispose() => _cli.Dispose();
+
+    [Fact]
+    public async Task Validate_says_what_a_valid_lab_holds()
+    {
+        var (code, output, error) = await _cli.RunAsync("validate", _cli.LabFile);
+
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        Assert.StartsWith($"{_cli.LabFile}: lab unit is valid (1 images, 1 networks, 2 machines", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broken_lab_file_is_named_with_its_line_and_column_and_exits_2()
+    {
+        var file = _cli.Write(FakeLab.Text.Replace("    image: base\n    networks: { lan: { address: 10.98.0.20/24 } }", "    image: nope\n    networks: { lan: { address: 10.98.0.20/24 } }", StringComparison.Ordinal), "broken.yaml");
+
+        var (code, output, error) = await _cli.RunAsync("up", file);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches($@"^error: {System.Text.RegularExpressions.Regex.Escape(file)}:\d+:\d+: .*'nope'", line);
+        Assert.Empty(_cli.Lab.Host.Shell.Commands);
+    }
+
+    [Fact]
+    public async Task Up_reports_its_checks_and_the_lab_ready_and_ls_stages_and_inventory_show_it()
+    {
+        var (code, _, error) = await _cli.RunAsync("up", _cli.LabFile);
+        var ls = await _cli.RunAsync("ls");
+        var json = await _cli.RunAsync("ls", "--json");
+        var stages = await _cli.RunAsync("stages", "db");
+        var inventory = await _cli.RunAsync("inventory", "--format", "json");
+
+        Assert.Equal(0, code);
+        Assert.Contains("1 passed, 0 failed, 0 skipped", error, StringComparison.Ordinal);
+        Assert.Matches(@"lab unit is up: 2 machines ready in [0-9.]+ s\n$", error);
+        Assert.Equal(0, ls.ExitCode);
+        Assert.Matches(@"unit +db +running +private +lan 10\.98\.0\.10/24", ls.Out);
+        using var machines = JsonDocument.Parse(json.Out);
+        Assert.Equal(["db", "web"], machines.RootElement.EnumerateArray().Select(m => m.GetProperty("machine").GetString()));
+        Assert.All(machines.RootElement.EnumerateArray(), m => Assert.Equal("running", m.GetProperty("state").GetString()));
+        Assert.Matches(@"1 +install +[0-9a-f]+ +ran", stages.Out);
+        Assert.Matches(@"3 +data +[0-9a-f]+ +ran", stages.Out);
+        Assert.Equal(0, inventory.ExitCode);
+        Assert.Contains("10.98.0.20", inventory.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_stage_makes_up_exit_1_and_name_the_machine_the_stage_and_what_was_skipped()
+    {
+        var file = _cli.Write(FakeLab.Text.Replace("echo schema >> stages", "exit 3", StringComparison.Ordinal), "failing.yaml");
+
+        var (code, _, error) = await _cli.RunAsync("up", file);
+
+        Assert.Equal(1, code);
+        Assert.Contains("spawnlab: 1 of 2 machines failed", error, StringComparison.Ordinal);
+        Assert.Contains("stage schema", error, StringComparison.Ordinal);
+        Assert.Contains("exit code 3", error, StringComparison.Ordinal);
+        Assert.Contains("db/schema", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dry_run_prints_the_plan_on_stdout_and_makes_nothing()
+    {
+        var (code, output, error) = await _cli.RunAsync("up", _cli.LabFile, "--dry-run");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        Assert.Contains("base", output, StringComparison.Ordinal);
+        Assert.Contains("db", output, StringComparison.Ordinal);
+        Assert.Empty(_cli.Lab.Host.Links);
+        Assert.Equal(0, _cli.Lab.Host.Processes.Count);
+        Assert.False(Directory.Exists(_cli.Lab.PoolFolder));
+    }
+
+    [Fact]
+    public async Task Down_takes_the_lab_down_and_a_second_down_says_no_such_lab_is_up()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+
+        var first = await _cli.RunAsync("down", "unit");
+        var second = await _cli.RunAsync("down", "unit");
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Matches(@"lab unit is down \([0-9.]+ s\)\n$", first.Error);
+        Assert.Equal(1, second.ExitCode);
+        Assert.Equal("spawnlab: no lab named unit is up (see `spawnlab ls`)\n", second.Error);
+        Assert.Empty(_cli.Lab.Host.Links);
+    }
+
+    [Fact]
+    public async Task Without_root_up_says_so_in_one_line_and_exits_1()
+    {
+        _cli.Lab.Host.IsRoot = false;
+
+        var (code, output, error) = await _cli.RunAsync("up", _cli.LabFile);
+
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal("spawnlab: spawnlab up needs root: it creates bridges, namespaces, mounts and containers; run it with sudo\n", error);
+    }
+
+    [Fact]
+    public async Task An_unknown_option_exits_2_and_points_to_the_command_s_help()
+    {
+        var (code, output, error) = await _cli.RunAsync("up", "--frobnicate");
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("'--frobnicate'", error, StringComparison.Ordinal);
+        Assert.EndsWith("see `spawnlab up --help`\n", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("exec", "spawnlab: no machine named nosuch (see `spawnlab ls`)\n", 1)]
+    [InlineData("logs", "spawnlab: no machine named nosuch (see `spawnlab ls`)\n", 1)]
+    [InlineData("stages", "spawnlab: no machine named nosuch (see `spawnlab ls`)\n", 1)]
+    public async Task A_command_on_an_unknown_machine_names_it(string command, string expected, int exitCode)
+    {
+        var (code, _, error) = await _cli.RunAsync(command == "exec" ? [command, "nosuch", "--", "true"] : [command, "nosuch"]);
+
+        Assert.Equal(exitCode, code);
+        Assert.Equal(expected, error);
+    }
+
+    [Fact]
+    public async Task Exec_on_a_stopped_machine_says_it_is_not_running()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+        var db = _cli.Lab.Controller.Store.Load("unit")!.Machines["db"];
+        _cli.Lab.Host.Processes.Signal(db.Process!, 9);
+
+        var (code, _, error) = await _cli.RunAsync("exec", "db", "--", "true");
+
+        Assert.Equal(1, code);
+        Assert.Equal("spawnlab: machine unit/db is not running; `spawnlab up` starts it\n", error);
+    }
+
+    [Fact]
+    public async Task Rollback_without_a_stage_exits_2()
+    {
+        var (code, _, error) = await _cli.RunAsync("rollback", "db");
+
+        Assert.Equal(2, code);
+        Assert.Equal("spawnlab: 'db': expected MACHINE/STAGE or LAB/MACHINE/STAGE\n", error);
+    }
+
+    [Fact]
+    public async Task Help_lists_the_commands_on_stdout()
+    {
+        var (code, output, _) = await _cli.RunAsync("--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:", output, StringComparison.Ordinal);
+        foreach (var command in new[] { "validate", "up", "down", "ls", "exec", "rollback", "clean", "doctor" })
+            Assert.Contains($"  {command} ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ls_with_no_lab_says_there_are_no_machines()
+    {
+        var (code, output, error) = await _cli.RunAsync("ls");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", output);
+        Assert.Equal("no machines\n", error);
+    }
+}
