@@ -119,10 +119,5 @@ public sealed class CheckRunner(IHostShell shell)
 
     private static string Suffix(string text) => text.Length == 0 ? "" : $": {text}";
 
-    private static string Tail(string text)
-    {
-        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var tail = string.Join(" / ", lines.TakeLast(2));
-        return tail.Length > 200 ? tail[..200] + "…" : tail;
-    }
+    private static string Tail(string text) => OutputTail.Of(text, 2, 200);
 }

@@ -8,9 +8,5 @@ public sealed class HostCommandException(HostCommand command, int exitCode, stri
     public int CommandExitCode { get; } = exitCode;
     public string StandardError { get; } = standardError;
 
-    private static string Tail(string stderr)
-    {
-        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "" : ": " + string.Join(" / ", lines.TakeLast(3));
-    }
+    private static string Tail(string stderr) => OutputTail.Of(stderr, 3) is { Length: > 0 } tail ? ": " + tail : "";
 }

@@ -184,13 +184,16 @@ public sealed class LifecycleSpecs : IDisposable
     }
 
     [Fact]
-    public async Task Clean_in_a_running_lab_removes_interrupted_work_and_stray_machines_only()
+    public async Task Clean_in_a_running_lab_removes_interrupted_work_dead_processes_and_stray_machines_only()
     {
         await _lab.UpAsync(_lab.Lab());
         var leftover = Path.Combine(_lab.PoolFolder, "labs", "unit", "machines", ".old-db-1");
         Directory.CreateDirectory(leftover);
         var journal = new StateJournal(_lab.Controller.Store, _lab.Controller.Store.Load("unit")!);
         journal.Record(new HostObject(HostObjectKind.Root, leftover));
+        var deadDnsmasq = _lab.Host.Processes.Start("dnsmasq");
+        _lab.Host.Processes.Signal(deadDnsmasq, 9);
+        journal.Record(new HostObject(HostObjectKind.Process, deadDnsmasq.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) { StartTicks = deadDnsmasq.StartTicks });
         var stray = _lab.Host.Processes.Start(FakeRuntime.Program, "--machine=web.unit");
         var bootstrap = Path.Combine(_lab.PoolFolder, "images", ".tmp-base-1234");
         Directory.CreateDirectory(bootstrap);
@@ -200,10 +203,12 @@ public sealed class LifecycleSpecs : IDisposable
         Assert.Contains(removed, r => r.Contains(".old-db-1", StringComparison.Ordinal));
         Assert.Contains(removed, r => r.Contains($"stray systemd-nspawn pid {stray.Pid}", StringComparison.Ordinal));
         Assert.Contains(removed, r => r.Contains("interrupted bootstrap", StringComparison.Ordinal));
+        Assert.Contains($"lab unit: process {deadDnsmasq.Pid}", removed);
         Assert.False(Directory.Exists(leftover));
         Assert.False(Directory.Exists(bootstrap));
         Assert.False(_lab.Host.Processes.IsAlive(stray));
         var state = _lab.Controller.Store.Load("unit")!;
+        Assert.DoesNotContain(state.Objects, o => o.Kind == HostObjectKind.Process);
         Assert.All(state.Machines.Values, m => Assert.Equal(MachineRunState.Running, _lab.Runtime.RunState(m)));
         Assert.Equal(["install", "schema", "data"], _lab.Written("db"));
     }
