@@ -1,4 +1,5 @@
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 
 namespace Spawnlab.Cli;
 
@@ -9,7 +10,7 @@ internal sealed class ConsoleProgress(TextWriter error) : IProgressSink
 
     public void Report(string value) => Write(value);
 
-    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working) => Write($"{machine}: {status}");
+    public void Machine(string machine, MachineStep step) => Write($"{machine}: {step}");
 
     private void Write(string line)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Spawnlab.Lifecycle;
+using Spawnlab.Machines;
 using Spectre.Console;
 
 namespace Spawnlab.Cli;
@@ -13,12 +14,12 @@ internal sealed class LiveProgress(IAnsiConsole console) : IProgressSink
 
     public void Report(string value) => _messages.Enqueue($"{DateTime.Now:HH:mm:ss} {value}");
 
-    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working) =>
-        _machines.AddOrUpdate(machine, _ => (status, phase, Stopwatch.StartNew()), (_, old) =>
+    public void Machine(string machine, MachineStep step) =>
+        _machines.AddOrUpdate(machine, _ => (step.ToString(), step.Phase, Stopwatch.StartNew()), (_, old) =>
         {
-            if (phase != MachinePhase.Working)
+            if (step.Phase != MachinePhase.Working)
                 old.Clock.Stop();
-            return (status, phase, old.Clock);
+            return (step.ToString(), step.Phase, old.Clock);
         });
 
     public async Task<T> RunAsync<T>(Func<Task<T>> work)

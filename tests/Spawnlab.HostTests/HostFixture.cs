@@ -55,5 +55,5 @@ public sealed class TestProgress : IProgressSink
         Console.Error.WriteLine(value);
     }
 
-    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working) => Report($"{machine}: {status}");
+    public void Machine(string machine, Spawnlab.Machines.MachineStep step) => Report($"{machine}: {step}");
 }

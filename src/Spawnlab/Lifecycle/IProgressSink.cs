@@ -1,19 +1,12 @@
+using Spawnlab.Machines;
+
 namespace Spawnlab.Lifecycle;
 
 /// <summary>How the library tells the user what it is doing; the CLI renders it, tests collect it.</summary>
 public interface IProgressSink : IProgress<string>
 {
-    /// <summary>What a machine does now; <paramref name="phase"/> says whether that is where it ended.</summary>
-    void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working);
-}
-
-/// <summary>Where a machine is in an `up`: still at work, or ended one way or the other.</summary>
-public enum MachinePhase
-{
-    Working,
-    Ready,
-    Failed,
-    Skipped,
+    /// <summary>What a machine does now; the step's phase says whether that is where it ended.</summary>
+    void Machine(string machine, MachineStep step);
 }
 
 public sealed class NullProgress : IProgressSink
@@ -24,7 +17,7 @@ public sealed class NullProgress : IProgressSink
     {
     }
 
-    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working)
+    public void Machine(string machine, MachineStep step)
     {
     }
 }

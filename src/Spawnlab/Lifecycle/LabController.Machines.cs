@@ -41,7 +41,7 @@ public sealed partial class LabController
         var known = journal.State.Machines.GetValueOrDefault(machine.Name);
         if (known is not null && known.Config != config)
         {
-            progress.Machine(machine.Name, "definition changed: recreating");
+            progress.Machine(machine.Name, new MachineStep.Recreating());
             await RemoveMachineAsync(journal, pool, known, cancellationToken);
             known = null;
         }
@@ -85,7 +85,7 @@ public sealed partial class LabController
         if (rootExists && state.RootAt == target)
             return;
 
-        progress.Machine(machine.Name, !rootExists ? "cloning" : cached == 0 ? "restoring the fresh root" : $"restoring stage {machine.Stages[cached - 1].Name}");
+        progress.Machine(machine.Name, !rootExists ? new MachineStep.Cloning() : new MachineStep.Restoring(cached == 0 ? null : machine.Stages[cached - 1].Name));
         if (rootExists)
             await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
         journal.Update(_ => state.RootAt = null);
@@ -116,7 +116,7 @@ public sealed partial class LabController
         var stage = machine.Stages[index];
         var record = state.Stages[index];
         var log = StageLog(lab.Name, machine.Name, index, stage.Name);
-        progress.Machine(machine.Name, $"stage {stage.Name} ({index + 1}/{plan.Keys.Count})");
+        progress.Machine(machine.Name, new MachineStep.RunningStage(stage.Name, index + 1, plan.Keys.Count));
         journal.Update(_ =>
         {
             state.RootAt = null;
@@ -180,7 +180,7 @@ public sealed partial class LabController
     private Task<MachineSession> BootAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken) =>
         runtime.BootAsync(new MachineBoot(journal, state, options.BootTimeout,
             (leader, token) => WireAsync(journal, state, leader, token),
-            message => progress.Machine(state.Name, message)), cancellationToken);
+            step => progress.Machine(state.Name, step)), cancellationToken);
 
     /// <summary>Stops a machine; with <paramref name="discardingRoot"/> it is killed at once, since its root goes anyway.</summary>
     private async Task StopMachineAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken, bool discardingRoot = false)

@@ -1,5 +1,6 @@
 using Spawnlab.Host;
 using Spawnlab.Labs;
+using Spawnlab.Machines;
 using Spawnlab.Networks;
 using Spawnlab.State;
 
@@ -104,7 +105,7 @@ public sealed partial class LabController
             await _ip.DeleteNamespaceAsync(state.Namespace, cancellationToken);
         }
         journal.Record(netns);
-        progress.Machine(state.Name, "wiring");
+        progress.Machine(state.Name, new MachineStep.Wiring());
         await _ip.WireNamespaceAsync(state.Namespace, leader, [.. state.Interfaces.Select(i =>
             new Veth(i.HostVeth, journal.State.Networks[i.Network].Bridge, i.Name, i.Mac, i.Address, i.Gateway))], cancellationToken);
         if (state.Forward)

@@ -1,5 +1,6 @@
 using Spawnlab.Host;
 using Spawnlab.Labs;
+using Spawnlab.Machines;
 using Spawnlab.Pool;
 using Spawnlab.Stages;
 using Spawnlab.State;
@@ -88,8 +89,7 @@ public sealed partial class LabController
         journal.Update(_ => machine.RootAt = null);
         await snapshots.RestoreAsync(snapshots.PathOf(key), machine.Root, cancellationToken);
         var what = index < 0 ? "its fresh root" : $"stage {machine.Stages[index].Name}";
-        progress.Machine(machine.Name, FormattableString.Invariant(
-            $"root restored to {what} in {(clock.Elapsed - stopped).TotalMilliseconds:0} ms (machine stopped in {stopped.TotalMilliseconds:0} ms)"));
+        progress.Machine(machine.Name, new MachineStep.RootRestored(what, clock.Elapsed - stopped, stopped));
         journal.Update(_ =>
         {
             machine.RootAt = key;
@@ -98,6 +98,6 @@ public sealed partial class LabController
         });
         await BootAsync(journal, machine, cancellationToken);
         await WaitForLeasesAsync(machine, cancellationToken);
-        progress.Machine(machine.Name, "ready", MachinePhase.Ready);
+        progress.Machine(machine.Name, new MachineStep.Ready(EveryStageCached: false));
     }
 }

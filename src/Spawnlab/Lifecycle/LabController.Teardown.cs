@@ -15,7 +15,7 @@ public sealed partial class LabController
     {
         foreach (var machine in journal.State.Machines.Values.Where(m => !lab.Machines.ContainsKey(m.Name)).ToList())
         {
-            progress.Machine(machine.Name, "removed from the lab file: removing");
+            progress.Machine(machine.Name, new MachineStep.Removing());
             await RemoveMachineAsync(journal, pool, machine, cancellationToken);
         }
         foreach (var network in journal.State.Networks.Values.Where(n => !lab.Networks.ContainsKey(n.Name)).ToList())
@@ -108,9 +108,9 @@ public sealed partial class LabController
         {
             if (machine.Process is { } process)
             {
-                progress.Machine(machine.Name, "stopping");
+                progress.Machine(machine.Name, new MachineStep.Stopping());
                 await Attempt(left, $"machine {machine.Name}", () => runtime.StopAsync(process, TimeSpan.Zero, cancellationToken));
-                progress.Machine(machine.Name, "stopped");
+                progress.Machine(machine.Name, new MachineStep.Stopped());
             }
         }));
 

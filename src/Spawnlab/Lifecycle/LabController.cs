@@ -108,7 +108,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
             if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
             {
                 run.Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(name, $"skipped: {blocker} did not complete", MachinePhase.Skipped);
+                progress.Machine(name, new MachineStep.Skipped(null, blocker.ToString()));
                 return;
             }
             foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
@@ -120,11 +120,11 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
                 return booted;
             }, cancellationToken);
             if (await RunStagesAsync(run, plan, session, cancellationToken))
-                progress.Machine(name, plan.Cached == plan.Keys.Count && plan.Keys.Count > 0 ? "ready (every stage cached)" : "ready", MachinePhase.Ready);
+                progress.Machine(name, new MachineStep.Ready(plan.Cached == plan.Keys.Count && plan.Keys.Count > 0));
         }
         catch (SpawnlabException e)
         {
-            progress.Machine(name, "failed", MachinePhase.Failed);
+            progress.Machine(name, new MachineStep.Failed());
             run.Fail(machine, e.Message);
         }
         finally
@@ -148,7 +148,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
             if (await WaitForAsync(run, stage.After, cancellationToken) is { } blocker)
             {
                 run.Skip(machine, i, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(machine.Name, $"stage {stage.Name} skipped: {blocker} did not complete", MachinePhase.Skipped);
+                progress.Machine(machine.Name, new MachineStep.Skipped(stage.Name, blocker.ToString()));
                 return false;
             }
             var index = i;

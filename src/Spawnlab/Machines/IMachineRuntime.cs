@@ -41,7 +41,7 @@ public sealed record MachineBoot(
     MachineState Machine,
     TimeSpan Timeout,
     Func<int?, CancellationToken, Task> WireAsync,
-    Action<string> Report);
+    Action<MachineStep> Report);
 
 /// <summary>A running machine, as commands reach it.</summary>
 public abstract record MachineSession(string Machine)

@@ -36,10 +36,10 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
             if (!host.Cgroups.IsFrozen(state.Cgroups))
                 return await WaitUntilReadyAsync(state, state.Process!, boot.Timeout, cancellationToken);
             // A CLI killed between the start of the machine and its wiring left it frozen before it ran anything.
-            boot.Report("its start was interrupted: starting again");
+            boot.Report(new MachineStep.Restarting());
             await StopAsync(state.Process!, TimeSpan.Zero, cancellationToken);
         }
-        boot.Report("booting");
+        boot.Report(new MachineStep.Booting());
         Directory.CreateDirectory(Path.GetDirectoryName(state.LogFile)!);
         File.AppendAllText(state.LogFile, $"--- {DateTimeOffset.Now:O} systemd-nspawn {string.Join(' ', state.NspawnArguments)}{Environment.NewLine}");
         foreach (var cgroup in state.Cgroups)

@@ -27,7 +27,7 @@ internal sealed class FakeRuntime(FakeHost host) : IMachineRuntime
         var state = boot.Machine;
         if (host.Processes.IsRunning(state.Process))
             return new FakeSession(state.Name, state.Root);
-        boot.Report("booting");
+        boot.Report(new MachineStep.Booting());
         lock (Boots)
             Boots.Add(state.Name);
         foreach (var cgroup in state.Cgroups)

@@ -96,15 +96,20 @@ internal sealed class RecordingProgress : IProgressSink
 {
     public List<string> Lines { get; } = [];
 
+    public List<(string Machine, Spawnlab.Machines.MachineStep Step)> Steps { get; } = [];
+
     public void Report(string value)
     {
         lock (Lines)
             Lines.Add(value);
     }
 
-    public void Machine(string machine, string status, MachinePhase phase = MachinePhase.Working)
+    public void Machine(string machine, Spawnlab.Machines.MachineStep step)
     {
         lock (Lines)
-            Lines.Add($"{machine}: {status}");
+        {
+            Lines.Add($"{machine}: {step}");
+            Steps.Add((machine, step));
+        }
     }
 }

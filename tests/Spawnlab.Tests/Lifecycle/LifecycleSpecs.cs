@@ -93,6 +93,9 @@ public sealed class LifecycleSpecs : IDisposable
         var db = result.State.Machines["db"].Stages;
         Assert.Equal([StageStatus.Ran, StageStatus.Failed, StageStatus.Pending], db.Select(s => s.Status));
         Assert.All(result.State.Machines["web"].Stages, s => Assert.Equal(StageStatus.Pending, s.Status));
+        Assert.IsType<MachineStep.Failed>(_lab.Progress.Steps.Last(s => s.Machine == "db").Step);
+        Assert.Equal(new MachineStep.Skipped("app", "db/schema"), _lab.Progress.Steps.Last(s => s.Machine == "web").Step);
+        Assert.Equal(MachinePhase.Skipped, _lab.Progress.Steps.Last(s => s.Machine == "web").Step.Phase);
     }
 
     [Fact]
