@@ -29,6 +29,9 @@ internal sealed class CliContext
     /// <summary>Whether standard error is a terminal that live progress may redraw.</summary>
     public bool Interactive { get; init; }
 
+    /// <summary>Where the inventory installs Spawnlab's Ansible collection so that Ansible finds it.</summary>
+    public string AnsibleCollections { get; init; } = Ansible.AnsibleCollection.SystemCollections;
+
     /// <summary>Whether standard input is not a terminal (a shell needs one).</summary>
     public bool InputRedirected { get; init; }
 

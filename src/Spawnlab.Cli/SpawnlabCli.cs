@@ -49,14 +49,21 @@ internal static class SpawnlabCli
     }
 
     /// <summary>
-    /// "--option=value" is split here: System.CommandLine's own split takes a value ending in "/spawnlab" (the default
+    /// Ansible runs an executable inventory as `EXE --list` and `EXE --host NAME`: spawnlab answers as `spawnlab
+    /// inventory` does. "--option=value" is split here: System.CommandLine's own split takes a value ending in "/spawnlab" (the default
     /// state directory) for the program's path and drops it.
     /// </summary>
-    private static string[] Tokens(string[] args) =>
-        [.. args.TakeWhile(a => a != "--").SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=') is > 2 and var at
+    private static string[] Tokens(string[] args)
+    {
+        string[] tokens = [.. args.TakeWhile(a => a != "--").SelectMany(a => a.StartsWith("--", StringComparison.Ordinal) && a.IndexOf('=') is > 2 and var at
                 ? new[] { a[..at], a[(at + 1)..] }
                 : [a])
             .Concat(args.SkipWhile(a => a != "--"))];
+        var first = 0;
+        while (first < tokens.Length && tokens[first] is "--state-dir" or "--no-wait")
+            first += tokens[first] == "--state-dir" ? 2 : 1;
+        return first < tokens.Length && tokens[first] is "--list" or "--host" ? [.. tokens[..first], "inventory", .. tokens[first..]] : tokens;
+    }
 
     private static IEnumerable<Command> Subcommands(Command command) => command.Subcommands.SelectMany(c => Subcommands(c).Prepend(c));
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Spawnlab.Host;
+using Spawnlab.Ansible;
 using Spawnlab.Lifecycle;
 
 namespace Spawnlab.Cli.Commands;
@@ -8,17 +8,65 @@ internal static class InventoryCommand
 {
     public static Command Create(CliContext cli)
     {
-        var lab = new Argument<string?>("lab") { Description = "Only this lab", Arity = ArgumentArity.ZeroOrOne };
-        var format = new Option<string>("--format") { Description = "ansible (a YAML inventory with host_vars) or json", DefaultValueFactory = _ => "ansible" };
+        var lab = new Argument<string?>("lab") { Description = "Only this lab (a name or a lab file)", Arity = ArgumentArity.ZeroOrOne };
+        var format = new Option<string>("--format") { Description = "ansible (a YAML inventory) or json (labs, networks and machines)", DefaultValueFactory = _ => "ansible" };
         format.AcceptOnlyFromAmong("ansible", "json");
-        var command = new Command("inventory", "Print every machine with its addresses, MACs and networks, grouped by lab and network") { lab, format };
+        var connection = new Option<string>("--connection")
+        {
+            Description = "How Ansible reaches the machines: spawnlab (from the host, no SSH; run Ansible as root here) or ssh (as root, through a gateway machine where needed)",
+            DefaultValueFactory = _ => "spawnlab",
+        };
+        connection.AcceptOnlyFromAmong("spawnlab", "ssh");
+        var list = new Option<bool>("--list") { Description = "Answer as an Ansible dynamic inventory: every group and host as JSON" };
+        var host = new Option<string?>("--host") { Description = "Answer as an Ansible dynamic inventory: the vars of this host as JSON" };
+        var export = new Option<string?>("--export") { Description = "Write hosts.yml and host_vars/HOST/mac.yml (SADM's layout) into this folder" };
+        var command = new Command("inventory", "Print the labs as an Ansible inventory: a group per lab and network, the lab file's groups and vars, a connection to each machine")
+        {
+            lab, format, connection, list, host, export,
+        };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
-            var labs = cli.Controller(result).Store.LoadAll().Where(l => result.GetValue(lab) is not { } only || l.Lab == only).ToList();
-            var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
-            cli.Out.Write(result.GetValue(format) == "json" ? Inventory.ToJson(labs, machines) + "\n" : Inventory.ToAnsible(labs, machines));
+            var controller = cli.Controller(result);
+            var only = result.GetValue(lab) is { } named ? LabArgument.LabName(named) : null;
+            var labs = controller.Store.LoadAll().Where(l => only is null || l.Lab == only).ToList();
+            if (only is not null && labs.Count == 0)
+                throw new SpawnlabException($"no lab named {only} is up (see `spawnlab ls`)");
+            if (result.GetValue(format) == "json")
+            {
+                cli.Out.Write(Inventory.ToJson(labs, await controller.StatusesWithLeasesAsync(labs, cancellationToken)) + "\n");
+                return 0;
+            }
+            var via = result.GetValue(connection) == "ssh" ? InventoryConnection.Ssh : InventoryConnection.Spawnlab;
+            var inventory = await controller.InventoryAsync(labs, via, cancellationToken);
+            if (via == InventoryConnection.Spawnlab)
+                EnsureCollection(cli);
+            if (result.GetValue(export) is { } folder)
+            {
+                foreach (var file in inventory.Export(folder))
+                    cli.Error.WriteLine($"wrote {file}");
+                return 0;
+            }
+            cli.Out.Write(result.GetValue(host) is { } name ? inventory.HostJson(name) : result.GetValue(list) ? inventory.ToListJson() : inventory.ToYaml());
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Ansible finds the connection the inventory names only where it looks for collections: as root, Spawnlab's is
+    /// kept up to date in the system-wide folder; otherwise the command that installs it is named.
+    /// </summary>
+    private static void EnsureCollection(CliContext cli)
+    {
+        var collections = cli.AnsibleCollections;
+        if (AnsibleCollection.IsInstalled(collections))
+            return;
+        if (!cli.Host.IsRoot)
+        {
+            cli.Error.WriteLine($"spawnlab: Ansible needs Spawnlab's connection in {AnsibleCollection.PathIn(collections)}: run `sudo spawnlab inventory` once");
+            return;
+        }
+        AnsibleCollection.Install(collections);
+        cli.Error.WriteLine($"installed Spawnlab's Ansible connection ({Inventory.ConnectionPlugin}) in {AnsibleCollection.PathIn(collections)}");
     }
 }

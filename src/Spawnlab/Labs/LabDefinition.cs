@@ -11,6 +11,9 @@ public sealed record LabDefinition(
     IReadOnlyDictionary<string, MachineDefinition> Machines)
 {
     public string Directory => Path.GetDirectoryName(FilePath)!;
+
+    /// <summary>Ansible vars of every host of the lab.</summary>
+    public System.Text.Json.Nodes.JsonObject Vars { get; init; } = [];
 }
 
 public sealed record ImageDefinition(
@@ -73,6 +76,12 @@ public sealed record MachineDefinition(
 
     /// <summary>A file holding root's password; without one, root has no password and cannot log in.</summary>
     public string? RootPasswordFile { get; init; }
+
+    /// <summary>The Ansible groups the machine is in, besides the lab's and its networks'.</summary>
+    public IReadOnlyList<string> Groups { get; init; } = [];
+
+    /// <summary>The machine's Ansible host vars.</summary>
+    public System.Text.Json.Nodes.JsonObject Vars { get; init; } = [];
 
     public bool UsesDhcp => Interfaces.Any(i => i.Dhcp);
 }

@@ -32,7 +32,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages", "groups", "vars");
                 var ok = true;
 
                 string? image = null;
@@ -127,6 +127,11 @@ public static partial class LabParser
 
                 var stages = fields.TryGetValue("stages", out var stagesNode) ? Stages(stagesNode, what, ref ok) : [];
                 var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
+                if (stagesNode is not null && image is not null)
+                    RequirePython(stagesNode, what, images[image].Definition, stages);
+                var groups = fields.TryGetValue("groups", out var groupsNode) ? Groups(groupsNode, $"{what} groups") : [];
+                var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, $"{what} vars") : [];
+                ok &= groups is not null && vars is not null;
 
                 if (hostnames.TryGetValue(name, out var other))
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
@@ -140,6 +145,8 @@ public static partial class LabParser
                         Forward = routes,
                         PrivateUsers = isolated,
                         RootPasswordFile = passwordFile,
+                        Groups = groups!,
+                        Vars = vars!,
                     };
                 }
             }

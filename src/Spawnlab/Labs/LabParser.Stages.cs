@@ -31,7 +31,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, $"{machine} stage") is not { } body)
                 return null;
-            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "checks", "after", "timeout");
+            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "ansible", "checks", "after", "timeout");
             if (!fields.TryGetValue("name", out var nameNode))
             {
                 reader.Error(body, $"{machine} stage: missing key 'name'");
@@ -66,6 +66,14 @@ public static partial class LabParser
                 ok = false;
             if (fields.TryGetValue("run", out var runNode) && (run = reader.String(runNode, $"{what} run")) is null)
                 ok = false;
+            AnsibleStage? ansible = null;
+            if (fields.TryGetValue("ansible", out var ansibleNode) && (ansible = Ansible(ansibleNode, $"{what} ansible")) is null)
+                ok = false;
+            if (runNode is not null && ansibleNode is not null)
+            {
+                reader.Error(ansibleNode, $"{what}: a stage runs a script (run) or a playbook (ansible), not both");
+                ok = false;
+            }
             var checks = new List<CheckDefinition>();
             if (fields.TryGetValue("checks", out var checksNode))
             {
@@ -94,7 +102,7 @@ public static partial class LabParser
                 else
                     ok = false;
             }
-            return ok ? new StageDefinition(name, files, host, run, checks) { After = after, Timeout = timeout } : null;
+            return ok ? new StageDefinition(name, files, host, run, checks) { After = after, Timeout = timeout, Ansible = ansible } : null;
         }
 
         private static readonly Dictionary<string, (CheckKind Kind, string[] Options)> CheckKinds = new(StringComparer.Ordinal)

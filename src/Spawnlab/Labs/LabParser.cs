@@ -196,7 +196,7 @@ public static partial class LabParser
             }
             if (reader.Mapping(root, "lab file") is not { } top)
                 return null;
-            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines");
+            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines", "vars");
 
             string? name = null;
             if (!fields.TryGetValue("lab", out var nameNode))
@@ -217,14 +217,18 @@ public static partial class LabParser
                 machines = Machines(machinesNode, images, networks);
 
             LabGraph.Validate(machines, reader, Declared(machinesNode));
+            var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, "lab vars") : [];
 
-            if (name is null)
+            if (name is null || vars is null)
                 return null;
             return new LabDefinition(
                 name, filePath,
                 images.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal),
                 networks.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal),
-                machines);
+                machines)
+            {
+                Vars = vars,
+            };
         }
 
         private string? CheckName(YamlNode node, string value, string what, Regex pattern, int maxLength, string expected)

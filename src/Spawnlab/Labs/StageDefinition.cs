@@ -15,7 +15,13 @@ public sealed record StageDefinition(
 
     /// <summary>How long its copies and scripts may take together (its checks have their own timeouts).</summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
+
+    /// <summary>A playbook run against the machine instead of a script.</summary>
+    public AnsibleStage? Ansible { get; init; }
 }
+
+/// <summary>An `ansible:` stage: a playbook (absolute; as written in the lab file) with its tags and extra vars.</summary>
+public sealed record AnsibleStage(string Playbook, string PlaybookAsWritten, IReadOnlyList<string> Tags, System.Text.Json.Nodes.JsonObject ExtraVars);
 
 /// <summary>A file or folder of the host (resolved against the lab file's folder) copied to a path inside the machine.</summary>
 public sealed record FileCopy(string MachinePath, string Source, string SourceAsWritten);

@@ -49,6 +49,8 @@ public sealed partial class LabController
         journal.Update(s =>
         {
             s.Machines[machine.Name] = state;
+            state.Groups = [.. machine.Groups];
+            state.Vars = (System.Text.Json.Nodes.JsonObject)machine.Vars.DeepClone();
             state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
                 host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
         });

@@ -58,7 +58,11 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
 
     private async Task<UpResult> UpRecordedAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal, CancellationToken cancellationToken)
     {
-        journal.Update(s => s.LabFile = lab.FilePath);
+        journal.Update(s =>
+        {
+            s.LabFile = lab.FilePath;
+            s.Vars = (System.Text.Json.Nodes.JsonObject)lab.Vars.DeepClone();
+        });
         Directory.CreateDirectory(Store.LogDirectory(lab.Name));
 
         CheckNameClashes(lab);
@@ -260,6 +264,16 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
     /// <summary>As <see cref="Statuses"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
     public Task<IReadOnlyList<MachineStatus>> StatusesWithLeasesAsync(IEnumerable<LabState> labs, CancellationToken cancellationToken) =>
         MachineStatus.WithLeasesAsync(host, runtime, labs, cancellationToken);
+
+    /// <summary>The labs as an Ansible inventory, reaching each running machine through <paramref name="connection"/>.</summary>
+    public async Task<Inventory> InventoryAsync(IReadOnlyList<LabState> labs, InventoryConnection connection, CancellationToken cancellationToken)
+    {
+        var machines = await StatusesWithLeasesAsync(labs, cancellationToken);
+        return Inventory.Of(labs, machines, (_, machine) => runtime.SessionOf(machine) is { } session ? EnterCommand(session) : null, connection);
+    }
+
+    /// <summary>The command that runs a program inside the machine: the program and its arguments follow it.</summary>
+    private static IReadOnlyList<string> EnterCommand(MachineSession session) => session.Enter([]) is var command ? [command.Program, .. command.Arguments] : [];
 
     /// <summary>How to enter a running machine, for commands run inside it.</summary>
     public MachineSession SessionOf(LabState lab, MachineState machine) =>

@@ -10,6 +10,9 @@ public sealed class LabState
 {
     public required string Lab { get; init; }
     public string? LabFile { get; set; }
+
+    /// <summary>The lab's Ansible vars, as the lab file said at the last `up`.</summary>
+    public System.Text.Json.Nodes.JsonObject Vars { get; set; } = [];
     public required string PoolPath { get; init; }
     public required string Driver { get; init; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
@@ -106,6 +109,11 @@ public sealed class MachineState
 
     /// <summary>The systemd-nspawn arguments the machine boots with, so that it can be restarted from the state alone.</summary>
     public List<string> NspawnArguments { get; set; } = [];
+
+    /// <summary>The machine's Ansible groups and host vars, as the lab file said at the last `up`, for the inventory.</summary>
+    public List<string> Groups { get; set; } = [];
+
+    public System.Text.Json.Nodes.JsonObject Vars { get; set; } = [];
 
     [JsonIgnore]
     public Host.HostProcess? Process => Pid is { } pid && StartTicks is { } ticks ? new Host.HostProcess(pid, ticks) : null;
