@@ -128,7 +128,11 @@ public sealed partial class LabController
         IReadOnlyList<CheckResult> results;
         try
         {
-            results = await runner.RunAsync(new StageContext(lab, machine.Name, state.Root, session), stage, log, cancellationToken);
+            var context = new StageContext(lab, machine.Name, state.Root, session)
+            {
+                Ansible = stage.Ansible is null ? null : await AnsibleInventoryAsync(run, machine.Name, cancellationToken),
+            };
+            results = await runner.RunAsync(context, stage, log, cancellationToken);
         }
         catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
         {

@@ -191,6 +191,8 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
                     break;
             }
         }
+        if (lab.Machines.Values.Any(m => m.Stages.Any(s => s.Ansible is not null)) && !host.HasProgram("ansible-playbook"))
+            problems.Add("ansible: stages of this lab run playbooks, and ansible-playbook is not installed; fix: apt-get install ansible-core (or ansible)");
         if (problems.Count > 0)
             throw new SpawnlabException($"lab {lab.Name} cannot come up on this host (`spawnlab doctor --fix` repairs what it can):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
     }

@@ -26,6 +26,9 @@ internal sealed class LabRun(
     /// <summary>Bounds the machines that boot or run a stage at the same time (--jobs).</summary>
     private readonly SemaphoreSlim _jobs = new(jobs, jobs);
 
+    /// <summary>One writer at a time of Spawnlab's Ansible collection.</summary>
+    public SemaphoreSlim AnsibleReady { get; } = new(1, 1);
+
     /// <summary>Runs work in one of the run's job slots, waiting for one to be free.</summary>
     public async Task<T> InSlotAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
     {

@@ -45,7 +45,7 @@ public static class StageKeys
             {
                 var index = machine.Stages.ToList().FindIndex(s => s.Name == node.Stage);
                 var previous = KeyOf(index == 0 ? LabGraph.Node.Boot(machine.Name) : new LabGraph.Node(machine.Name, machine.Stages[index - 1].Name));
-                key = Of(Combine(previous, machine.Stages[index].After.Select(r => KeyOf(LabGraph.Node.Of(r)))), machine.Stages[index], cancellationToken);
+                key = Of(Combine(previous, machine.Stages[index].After.Select(r => KeyOf(LabGraph.Node.Of(r)))), machine.Stages[index], AnsibleHost.Of(lab, machine), cancellationToken);
             }
             memo[node] = key;
             return key;
@@ -69,7 +69,8 @@ public static class StageKeys
     /// <summary>A file to copy larger than this is refused: its hash alone would hold up every up.</summary>
     public const long MaxFileBytes = 2L * 1024 * 1024 * 1024;
 
-    public static string Of(string previous, StageDefinition stage, CancellationToken cancellationToken = default)
+    /// <param name="host">For an `ansible:` stage: the machine as the playbook sees it (its groups and vars).</param>
+    public static string Of(string previous, StageDefinition stage, AnsibleHost? host = null, CancellationToken cancellationToken = default)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes(previous + "\n"));
@@ -83,6 +84,24 @@ public static class StageKeys
         }));
         foreach (var file in stage.Files)
             AppendContent(hash, file.Source, cancellationToken);
+        if (stage.Ansible is { } ansible)
+        {
+            // What the playbook is given (tags, extra vars, the machine's groups and vars) and every file it reads.
+            hash.AppendData(JsonSerializer.SerializeToUtf8Bytes(new
+            {
+                ansible.PlaybookAsWritten,
+                ansible.Tags,
+                ExtraVars = ansible.ExtraVars.ToJsonString(),
+                Groups = host?.Groups.Order(StringComparer.Ordinal),
+                host?.Vars,
+            }));
+            var folder = Path.GetDirectoryName(ansible.Playbook)!;
+            foreach (var input in Ansible.PlaybookInputs.Of(ansible.Playbook, host?.Machine ?? "", host?.Groups ?? new HashSet<string>()))
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes($"\0input\0{Path.GetRelativePath(folder, input)}\0"));
+                AppendContent(hash, input, cancellationToken);
+            }
+        }
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
     }
 
@@ -131,4 +150,17 @@ public static class StageKeys
     }
 
     public static string Short(string key) => key[..Math.Min(10, key.Length)];
+}
+
+/// <summary>A machine as a playbook sees it: its name, every group it is in, and its vars (the lab's, then its own) as JSON.</summary>
+public sealed record AnsibleHost(string Machine, IReadOnlySet<string> Groups, string Vars)
+{
+    public static AnsibleHost Of(LabDefinition lab, MachineDefinition machine)
+    {
+        static string Group(string name) => name.Replace('-', '_');
+        var groups = new HashSet<string>(StringComparer.Ordinal) { "all", Group(lab.Name) };
+        groups.UnionWith(machine.Interfaces.Select(i => Group($"{lab.Name}_{i.Network}")));
+        groups.UnionWith(machine.Groups);
+        return new AnsibleHost(machine.Name, groups, lab.Vars.ToJsonString() + machine.Vars.ToJsonString());
+    }
 }

@@ -1,3 +1,4 @@
+using Spawnlab.Ansible;
 using System.Formats.Tar;
 using Spawnlab.Checks;
 using Spawnlab.Host;
@@ -7,7 +8,11 @@ using Spawnlab.Machines;
 namespace Spawnlab.Stages;
 
 /// <summary>Where a stage runs: the lab, the machine, its root on the host and its PID 1.</summary>
-public sealed record StageContext(LabDefinition Lab, string Machine, string Root, MachineSession Session);
+public sealed record StageContext(LabDefinition Lab, string Machine, string Root, MachineSession Session)
+{
+    /// <summary>For an `ansible:` stage: the lab's inventory file and the folder of collections holding Spawnlab's.</summary>
+    public (string Inventory, string Collections)? Ansible { get; init; }
+}
 
 /// <summary>
 /// Runs one stage on a running machine: files copied in, the host script, the script inside, then the checks.
@@ -62,6 +67,13 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
             await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
         }
 
+        if (stage.Ansible is { } playbook && context.Ansible is var (inventory, collections))
+        {
+            var command = AnsiblePlaybook.Command(playbook, inventory, context.Machine, collections).LoggedTo(logFile);
+            await StepAsync(context, stage, logFile, $"playbook {playbook.PlaybookAsWritten}", () => shell.RunAsync(command, cancellationToken),
+                () => AnsiblePlaybook.Failure(CappedLog.Read(logFile)));
+        }
+
         if (stage.Run is { } script)
         {
             var command = context.Session.Enter(["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
@@ -78,7 +90,8 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
     private const string NoLinksInRoot =
         "mount --bind \"$ROOT\" \"$ROOT\" && mount -o remount,bind,nosymfollow \"$ROOT\" && exec /bin/sh -e -c \"$1\"";
 
-    private static async Task StepAsync(StageContext context, StageDefinition stage, string logFile, string step, Func<Task> action)
+    /// <param name="explain">What went wrong, read from the log once the step failed (the task of a playbook), or null.</param>
+    private static async Task StepAsync(StageContext context, StageDefinition stage, string logFile, string step, Func<Task> action, Func<string?>? explain = null)
     {
         await File.AppendAllTextAsync(logFile, $"--- {step}{Environment.NewLine}");
         try
@@ -88,8 +101,9 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         catch (HostCommandException e)
         {
             await File.AppendAllTextAsync(logFile, $"--- {step} failed with exit code {e.CommandExitCode}{Environment.NewLine}");
+            var why = explain?.Invoke() is { } explained ? $"{explained}{Environment.NewLine}" : "";
             throw new StageFailedException(context.Machine, stage.Name, $"{step} (exit code {e.CommandExitCode})",
-                $"its log ({logFile}) ends with:{Environment.NewLine}{CappedLog.Tail(logFile)}");
+                $"{why}its log ({logFile}) ends with:{Environment.NewLine}{CappedLog.Tail(logFile)}");
         }
     }
 

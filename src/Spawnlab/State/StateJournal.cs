@@ -44,6 +44,13 @@ public sealed class StateJournal(StateStore store, LabState state)
         }
     }
 
+    /// <summary>The state as it is now, in a copy that the machines coming up in parallel do not change.</summary>
+    public LabState Snapshot()
+    {
+        lock (_lock)
+            return StateStore.Copy(state);
+    }
+
     public void Update(Action<LabState> change)
     {
         lock (_lock)

@@ -22,6 +22,9 @@ public sealed class StateStore(string root)
 
     public string LabDirectory(string lab) => Path.Combine(LabsDirectory, lab);
 
+    /// <summary>A copy of a lab's state that nothing else changes.</summary>
+    public static LabState Copy(LabState state) => JsonSerializer.Deserialize<LabState>(JsonSerializer.SerializeToUtf8Bytes(state, Json), Json)!;
+
     public string LogDirectory(string lab) => Path.Combine(LabDirectory(lab), "logs");
 
     private string StateFile(string lab) => Path.Combine(LabDirectory(lab), "state.json");

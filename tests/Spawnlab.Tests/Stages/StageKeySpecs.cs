@@ -85,6 +85,6 @@ public sealed class StageKeySpecs : IDisposable
             stream.SetLength(64 * 1024 * 1024);
         var stage = new StageDefinition("s", [new FileCopy("/big", file, "./big")], null, null, []);
 
-        Assert.Throws<OperationCanceledException>(() => StageKeys.Of("base", stage, new CancellationToken(canceled: true)));
+        Assert.Throws<OperationCanceledException>(() => StageKeys.Of("base", stage, cancellationToken: new CancellationToken(canceled: true)));
     }
 }
