@@ -62,6 +62,6 @@ public static partial class AnsiblePlaybook
     [GeneratedRegex(@"^(?:TASK|RUNNING HANDLER) \[(.+?)\] \**\s*$")]
     private static partial Regex TaskLine();
 
-    [GeneratedRegex(@"^(?:fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (?:FAILED!|UNREACHABLE!) => (.*)$")]
+    [GeneratedRegex(@"^(?:fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?:? (?:(?:FAILED!|UNREACHABLE!) )?=> (.*)$")]
     private static partial Regex FailedLine();
 }

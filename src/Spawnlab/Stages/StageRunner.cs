@@ -1,5 +1,5 @@
-using Spawnlab.Ansible;
 using System.Formats.Tar;
+using Spawnlab.Ansible;
 using Spawnlab.Checks;
 using Spawnlab.Host;
 using Spawnlab.Labs;

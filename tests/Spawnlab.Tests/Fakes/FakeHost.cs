@@ -52,7 +52,10 @@ internal sealed class FakeHost : IHost
 
     public bool NetworkNamespaceExists(string name) => Namespaces.Contains(name);
 
-    public bool HasProgram(string name) => true;
+    /// <summary>Programs this host lacks; it has every other.</summary>
+    public HashSet<string> MissingPrograms { get; } = new(StringComparer.Ordinal);
+
+    public bool HasProgram(string name) => !MissingPrograms.Contains(name);
 }
 
 /// <summary>Processes that exist only in memory: started, signalled (any signal ends them) and listed.</summary>
