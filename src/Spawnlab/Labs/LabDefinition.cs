@@ -14,6 +14,9 @@ public sealed record LabDefinition(
 
     /// <summary>Ansible vars of every host of the lab.</summary>
     public System.Text.Json.Nodes.JsonObject Vars { get; init; } = [];
+
+    /// <summary>Public key files (absolute) that may log in as root over SSH to every machine that runs sshd.</summary>
+    public IReadOnlyList<string> AuthorizedKeys { get; init; } = [];
 }
 
 public sealed record ImageDefinition(

@@ -52,6 +52,49 @@ public static partial class LabParser
             return ok && node is YamlSequenceNode ? groups : null;
         }
 
+        /// <summary>The lab's `ssh:`: public keys (files of the lab's folder) that may log in as root to machines that run sshd.</summary>
+        private List<string>? AuthorizedKeys(YamlNode node)
+        {
+            if (reader.Mapping(node, "ssh") is not { } body)
+                return null;
+            var fields = reader.Fields(body, "ssh", "authorized_keys");
+            if (!fields.TryGetValue("authorized_keys", out var keysNode))
+            {
+                reader.Error(body, "ssh: missing key 'authorized_keys' (a list of public key files)");
+                return null;
+            }
+            var keys = new List<string>();
+            var ok = keysNode is YamlSequenceNode;
+            foreach (var (path, pathNode) in reader.Strings(keysNode, "ssh authorized_keys"))
+            {
+                if (HostPath(pathNode, path, "ssh authorized_keys") is not { } full)
+                {
+                    ok = false;
+                }
+                else if (!File.Exists(full) || new FileInfo(full).Length > 64 * 1024)
+                {
+                    reader.Error(pathNode, $"ssh authorized_keys: '{path}' is not a public key file");
+                    ok = false;
+                }
+                else if (File.ReadAllText(full) is var text && text.Contains("PRIVATE KEY", StringComparison.Ordinal))
+                {
+                    // Not quoted back: it is a secret.
+                    reader.Error(pathNode, $"ssh authorized_keys: '{path}' is a private key; expected its public half (the .pub file)");
+                    ok = false;
+                }
+                else if (!text.Split('\n').Any(l => PublicKey().IsMatch(l.Trim())))
+                {
+                    reader.Error(pathNode, $"ssh authorized_keys: '{path}' holds no public key line (ssh-ed25519 AAAA..., ssh-rsa ..., ecdsa-...)");
+                    ok = false;
+                }
+                else
+                {
+                    keys.Add(full);
+                }
+            }
+            return ok ? keys : null;
+        }
+
         /// <summary>A stage's `ansible:` — a playbook of the lab's folder, run against the machine with its tags and extra vars.</summary>
         private AnsibleStage? Ansible(YamlNode node, string what)
         {
@@ -121,6 +164,9 @@ public static partial class LabParser
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*\\z")]
     private static partial Regex AnsibleName();
+
+    [GeneratedRegex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp[0-9]+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/=]+")]
+    private static partial Regex PublicKey();
 
     [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\z")]
     private static partial Regex FloatPattern();

@@ -196,7 +196,7 @@ public static partial class LabParser
             }
             if (reader.Mapping(root, "lab file") is not { } top)
                 return null;
-            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines", "vars");
+            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines", "vars", "ssh");
 
             string? name = null;
             if (!fields.TryGetValue("lab", out var nameNode))
@@ -218,8 +218,9 @@ public static partial class LabParser
 
             LabGraph.Validate(machines, reader, Declared(machinesNode));
             var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, "lab vars") : [];
+            var authorizedKeys = fields.TryGetValue("ssh", out var sshNode) ? AuthorizedKeys(sshNode) : [];
 
-            if (name is null || vars is null)
+            if (name is null || vars is null || authorizedKeys is null)
                 return null;
             return new LabDefinition(
                 name, filePath,
@@ -228,6 +229,7 @@ public static partial class LabParser
                 machines)
             {
                 Vars = vars,
+                AuthorizedKeys = authorizedKeys,
             };
         }
 

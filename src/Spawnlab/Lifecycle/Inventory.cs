@@ -124,8 +124,10 @@ public sealed record Inventory(IReadOnlyDictionary<string, JsonObject> Hosts, IR
             if (jump.Via is not null)
             {
                 vars["ansible_host"] = Address(jump.Inside.Address);
-                // ProxyJump would not pass these options on to the jump: a ProxyCommand does.
-                options += $" -o ProxyCommand=\"ssh {options} -W %h:%p root@{Address(jump.Via.Address)}\"";
+                // ProxyJump would not pass these options, nor the key Ansible is given, on to the jump: a ProxyCommand does
+                // (Ansible fills in the template when it connects).
+                var key = "{{ ('-i ' ~ ansible_ssh_private_key_file ~ ' ') if ansible_ssh_private_key_file is defined else '' }}";
+                options += $" -o ProxyCommand=\"ssh {options} {key}-W %h:%p root@{Address(jump.Via.Address)}\"";
             }
         }
         vars["ansible_ssh_common_args"] = options;

@@ -102,6 +102,7 @@ public static class UpPlanner
             machine.PrivateUsers,
             // A new password makes a new machine; only a hash of it enters the configuration's hash.
             Password = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
+            AuthorizedKeys = lab.AuthorizedKeys.Count == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lab.AuthorizedKeys.Select(File.ReadAllText))))),
             Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),
         });
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];

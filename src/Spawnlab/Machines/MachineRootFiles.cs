@@ -28,6 +28,7 @@ public static class MachineRootFiles
                 hosts.Append($"{iface.Address}\t{other.Name}.{lab.Name} {other.Name}\n");
         }
         File.WriteAllText(At("etc/hosts"), hosts.ToString());
+        WriteAuthorizedKeys(root, lab);
 
         File.Delete(At("etc/resolv.conf"));
         if (machine.UsesDhcp)
@@ -80,5 +81,20 @@ public static class MachineRootFiles
         if (password.Length == 0 || password.Contains('\n') || password.Contains(':'))
             throw new SpawnlabException($"{passwordFile}: expected one line holding the password, without ':'");
         await shell.RunAsync(HostCommand.Of("chpasswd", "--root", root).WithStandardInput($"root:{password}\n"), cancellationToken);
+    }
+
+    /// <summary>The lab's public keys in root's authorized_keys, in a machine whose image runs sshd.</summary>
+    private static void WriteAuthorizedKeys(string root, LabDefinition lab)
+    {
+        if (lab.AuthorizedKeys.Count == 0 || !File.Exists(Path.Combine(root, "usr/sbin/sshd")))
+            return;
+        var ssh = Path.Combine(root, "root/.ssh");
+        // The folder and file are the machine's own: refuse a link the image planted in their place.
+        if (new FileInfo(ssh).LinkTarget is not null || new FileInfo(Path.Combine(ssh, "authorized_keys")).LinkTarget is not null)
+            throw new SpawnlabException($"{ssh} or its authorized_keys is a symbolic link; refusing to write the lab's keys through it");
+        Directory.CreateDirectory(ssh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var file = Path.Combine(ssh, "authorized_keys");
+        File.WriteAllText(file, "# Written by Spawnlab: the lab's ssh: authorized_keys\n" + string.Concat(lab.AuthorizedKeys.Select(k => File.ReadAllText(k).TrimEnd() + "\n")));
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 }
