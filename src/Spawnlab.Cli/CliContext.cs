@@ -53,6 +53,8 @@ internal sealed class CliContext
             Interactive = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null
                 && Environment.GetEnvironmentVariable("TERM") is not (null or "dumb"),
             InputRedirected = Console.IsInputRedirected,
+            AnsibleCollections = Ansible.AnsibleCollection.WhereAnsibleLooks(
+                Environment.GetEnvironmentVariable("ANSIBLE_COLLECTIONS_PATH") ?? Environment.GetEnvironmentVariable("ANSIBLE_COLLECTIONS_PATHS")),
         };
     }
 }

@@ -24,6 +24,15 @@ public static class AnsibleCollection
         }
     }
 
+    /// <summary>
+    /// The collections folder Ansible searches first: the first of ANSIBLE_COLLECTIONS_PATH when it is set (Ansible then
+    /// looks nowhere else), otherwise the system-wide one.
+    /// </summary>
+    public static string WhereAnsibleLooks(string? collectionsPath) =>
+        collectionsPath?.Split(':', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() is { } first
+            ? first.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), first[2..]) : first
+            : SystemCollections;
+
     /// <summary>Where the collection lives under a collections folder.</summary>
     public static string PathIn(string collections) => Path.Combine(collections, "ansible_collections", "spawnlab", "lab");
 

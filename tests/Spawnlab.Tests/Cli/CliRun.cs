@@ -12,6 +12,9 @@ internal sealed class CliRun : IDisposable
 
     public string LabFile => Path.Combine(Lab.Folder, "lab.yaml");
 
+    /// <summary>Where the inventory installs Spawnlab's Ansible collection in these runs.</summary>
+    public string Collections => Path.Combine(Lab.Folder, "collections");
+
     public CliRun() => Write(FakeLab.Text);
 
     public string Write(string text, string name = "lab.yaml")
@@ -33,6 +36,7 @@ internal sealed class CliRun : IDisposable
             ErrorConsole = Terminal.Create(error, redirected: true),
             Host = Lab.Host,
             Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
+            AnsibleCollections = Collections,
         };
         var code = await SpawnlabCli.RunAsync(["--state-dir", Lab.StateFolder, .. args], cli);
         return (code, output.ToString(), error.ToString());

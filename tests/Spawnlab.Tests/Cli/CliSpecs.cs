@@ -169,6 +169,37 @@ public sealed class CliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task The_executable_answers_Ansible_s_list_and_host_and_installs_its_connection_where_Ansible_looks()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+
+        var list = await _cli.RunAsync("--list");
+        var host = await _cli.RunAsync("--host", "db");
+        var yaml = await _cli.RunAsync("inventory", "unit");
+
+        Assert.Equal(0, list.ExitCode);
+        using var inventory = JsonDocument.Parse(list.Out);
+        Assert.Equal(["db", "web"], inventory.RootElement.GetProperty("unit").GetProperty("hosts").EnumerateArray().Select(h => h.GetString()));
+        using var vars = JsonDocument.Parse(host.Out);
+        Assert.Equal("unit/db", vars.RootElement.GetProperty("spawnlab_machine").GetString());
+        Assert.Equal("spawnlab.lab.machine", vars.RootElement.GetProperty("ansible_connection").GetString());
+        Assert.True(Spawnlab.Ansible.AnsibleCollection.IsInstalled(_cli.Collections));
+        Assert.StartsWith("installed Spawnlab's Ansible connection", list.Error, StringComparison.Ordinal);
+        Assert.Equal("", yaml.Error);
+        Assert.Contains("ansible_connection: spawnlab.lab.machine", yaml.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_inventory_of_a_lab_that_is_not_up_says_so()
+    {
+        var (code, output, error) = await _cli.RunAsync("inventory", "nosuch");
+
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal("spawnlab: no lab named nosuch is up (see `spawnlab ls`)\n", error);
+    }
+
+    [Fact]
     public async Task Ls_with_no_lab_says_there_are_no_machines()
     {
         var (code, output, error) = await _cli.RunAsync("ls");
