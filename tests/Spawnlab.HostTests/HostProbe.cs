@@ -61,6 +61,7 @@ public static class HostProbe
         var left = new List<string>();
         left.AddRange(NspawnProcesses(lab).Select(p => $"systemd-nspawn pid {p}"));
         left.AddRange(ProcessesNamed("dnsmasq").Where(p => p.CommandLine.Contains($"/labs/{lab}/", StringComparison.Ordinal)).Select(p => $"dnsmasq pid {p.Pid}"));
+        left.AddRange(ProcessesNamed("qemu-system-x86_64").Where(p => p.CommandLine.Contains($"guest=", StringComparison.Ordinal) && p.CommandLine.Contains($".{lab} ", StringComparison.Ordinal)).Select(p => $"qemu pid {p.Pid}"));
         foreach (var network in networks)
         {
             if (await LinkExistsAsync(HostNames.Bridge(lab, network)))

@@ -40,7 +40,7 @@ internal static class ListCommand
                     Markup.Escape(m.Machine),
                     m.State switch { MachineRunState.Running => "[green]running[/]", MachineRunState.Orphaned => "[red]orphaned[/]", _ => "[yellow]stopped[/]" },
                     // Whose root the machine's root is: a user namespace of its own, or the host's.
-                    m.PrivateUsers ? "private" : "host",
+                    m.Kind == Spawnlab.Labs.MachineKind.Vm ? "vm" : m.PrivateUsers ? "private" : "host",
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => $"{i.Interface} {i.Address ?? "-"}"))),
                     Markup.Escape(string.Join("\n", m.Interfaces.Select(i => i.Mac))),
                     Markup.Escape(m.Root));

@@ -24,6 +24,8 @@ internal static class LogsCommand
             else
             {
                 files.Add(found.LogFile);
+                if (found.ConsoleLog is { } console)
+                    files.Add(console);
                 files.AddRange(found.Stages.Select((s, i) => controller.StageLog(lab.Lab, found.Name, i, s.Name)));
             }
             foreach (var file in files.Where(File.Exists))

@@ -6,7 +6,7 @@ using Spawnlab.Machines;
 namespace Spawnlab.Checks;
 
 /// <summary>Runs checks inside a machine, each retried until it passes or its timeout runs out.</summary>
-public sealed class CheckRunner(IHostShell shell)
+public sealed partial class CheckRunner(IHostShell shell)
 {
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(250);
 
@@ -31,6 +31,7 @@ public sealed class CheckRunner(IHostShell shell)
         CheckKind.Port => PortAsync(session, check, cancellationToken),
         CheckKind.Dns => DnsAsync(session, check, cancellationToken),
         CheckKind.Ping => PingAsync(session, check, cancellationToken),
+        CheckKind.Console => ConsoleAsync(session, check, cancellationToken),
         _ => throw new ArgumentOutOfRangeException(nameof(check), check.Kind, "unknown check kind"),
     };
 
@@ -113,6 +114,20 @@ public sealed class CheckRunner(IHostShell shell)
         var result = await InsideAsync(session, cancellationToken, "ping", "-c", "1", "-W", "1", check.Target);
         return result.ExitCode == 0 ? "" : $"{check.Target} does not answer ping{Suffix(Tail(result.StandardError))}";
     }
+
+    /// <summary>The console since boot matches; then the check's text, if any, is typed on it (once: the check holds from then on).</summary>
+    private static async Task<string> ConsoleAsync(MachineSession session, CheckDefinition check, CancellationToken cancellationToken)
+    {
+        var console = session.Console();
+        if (!Regex.IsMatch(console, check.Target, RegexOptions.Multiline))
+            return $"the console does not show /{check.Target}/; it ends with: '{OutputTail.Of(AnsiEscapes().Replace(console, ""), 2, 200)}'";
+        if (check.Send is { } text)
+            await session.TypeAsync(text, cancellationToken);
+        return "";
+    }
+
+    [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    private static partial Regex AnsiEscapes();
 
     private Task<HostResult> InsideAsync(MachineSession session, CancellationToken cancellationToken, params string[] command) =>
         shell.RunAsync(session.Enter(command).WithoutThrowing(), cancellationToken);

@@ -23,6 +23,7 @@ public enum FindingKind
     ForwardPolicy,
     BridgeNetfilter,
     FreeSpace,
+    Vms,
 }
 
 /// <summary>One thing a lab needs from the host: whether it holds, and how to fix it when it does not.</summary>
@@ -38,6 +39,7 @@ public sealed record Finding(FindingKind Kind, Severity Severity, string Detail,
         FindingKind.ForwardPolicy => "forward policy",
         FindingKind.BridgeNetfilter => "bridge netfilter",
         FindingKind.FreeSpace => "free space",
+        FindingKind.Vms => "vms",
         _ => Kind.ToString().ToLowerInvariant(),
     };
 }
@@ -107,6 +109,9 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
                 "br_netfilter passes bridged frames through the firewall; Spawnlab does not track frames between machines of a bridge, so NAT through a gateway machine works"));
 
         findings.Add(FreeSpace());
+        findings.Add(host.HasProgram(Machines.QemuArguments.Program) && File.Exists("/usr/lib/ipxe/qemu/efi-virtio.rom")
+            ? new Finding(FindingKind.Vms, Severity.Ok, $"QEMU and its iPXE ROMs are installed; VMs run under {VmAccel.Describe()}")
+            : new Finding(FindingKind.Vms, Severity.Note, "QEMU or its iPXE ROMs are missing: labs with VM machines (kind: vm) cannot come up", "apt-get install qemu-system-x86 ipxe-qemu"));
         return findings;
     }
 

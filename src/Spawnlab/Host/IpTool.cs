@@ -24,6 +24,13 @@ public sealed class IpTool(IHost host)
         await shell.RunAsync("ip", ["link", "set", name, "up"], cancellationToken);
     }
 
+    /// <summary>A tap for a VM's NIC, on a bridge: the VM's QEMU opens it by name.</summary>
+    public async Task CreateTapAsync(string name, string bridge, CancellationToken cancellationToken)
+    {
+        await shell.RunAsync("ip", ["tuntap", "add", "dev", name, "mode", "tap"], cancellationToken);
+        await shell.RunAsync("ip", ["link", "set", name, "addrgenmode", "none", "master", bridge, "up"], cancellationToken);
+    }
+
     /// <summary>Deletes these links where they exist, in one run of ip (one already gone is no error).</summary>
     public async Task DeleteLinksAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken)
     {

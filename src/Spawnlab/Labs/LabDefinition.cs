@@ -80,6 +80,15 @@ public sealed record MachineDefinition(
     /// <summary>A file holding root's password; without one, root has no password and cannot log in.</summary>
     public string? RootPasswordFile { get; init; }
 
+    /// <summary>A systemd-nspawn container (the default) or a QEMU virtual machine.</summary>
+    public MachineKind Kind { get; init; }
+
+    /// <summary>For a VM: how it boots and what it gets.</summary>
+    public VmDefinition? Vm { get; init; }
+
+    /// <summary>Whether the machine starts from an image (every container, an image-booted VM); a network-booted VM has none.</summary>
+    public bool HasImage => Image.Length > 0;
+
     /// <summary>The Ansible groups the machine is in, besides the lab's and its networks'.</summary>
     public IReadOnlyList<string> Groups { get; init; } = [];
 
@@ -134,4 +143,26 @@ public sealed record BindMount(string HostPath, string MachinePath, bool ReadOnl
     public string? Machine { get; init; }
     public int Line { get; init; }
     public int Column { get; init; }
+}
+
+public enum MachineKind
+{
+    Container,
+    Vm,
+}
+
+public enum VmBoot
+{
+    /// <summary>From its network (PXE, by whoever serves DHCP on its first network); its disk starts empty.</summary>
+    Network,
+
+    /// <summary>From its image's kernel, with the machine's root from the pool.</summary>
+    Image,
+}
+
+/// <summary>A virtual machine's boot, memory (MiB), virtual CPUs and disk size (bytes).</summary>
+public sealed record VmDefinition(VmBoot Boot, long MemoryMiB, int Cpus, long DiskBytes)
+{
+    public const long DefaultMemoryMiB = 512;
+    public const long DefaultDiskBytes = 2L * 1024 * 1024 * 1024;
 }

@@ -32,11 +32,17 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages", "groups", "vars");
+                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages", "groups", "vars", "kind", "boot", "memory", "cpus", "disk");
                 var ok = true;
+                var kind = Kind(fields, body, what);
+                var networkBoot = kind?.Vm?.Boot == VmBoot.Network;
 
                 string? image = null;
-                if (!fields.TryGetValue("image", out var imageNode))
+                if (networkBoot)
+                {
+                    image = "";
+                }
+                else if (!fields.TryGetValue("image", out var imageNode))
                 {
                     reader.Error(body, $"{what}: missing key 'image'");
                     ok = false;
@@ -127,8 +133,16 @@ public static partial class LabParser
 
                 var stages = fields.TryGetValue("stages", out var stagesNode) ? Stages(stagesNode, what, ref ok) : [];
                 var after = fields.TryGetValue("after", out var afterNode) ? After(afterNode, what, ref ok) : [];
-                if (stagesNode is not null && image is not null)
+                if (stagesNode is not null && image is { Length: > 0 })
                     RequirePython(stagesNode, what, images[image].Definition, stages);
+                if (networkBoot)
+                    ok &= NetworkBootRules(what, body, fields, interfaces, stages);
+                if (kind?.Kind == MachineKind.Container && stagesNode is not null && stages.SelectMany(s => s.Checks).Any(c => c.Send is not null))
+                {
+                    reader.Error(stagesNode, $"{what}: send: types on a VM's serial console; a container's console (its boot log) takes no input");
+                    ok = false;
+                }
+                ok &= kind is not null;
                 var groups = fields.TryGetValue("groups", out var groupsNode) ? Groups(groupsNode, $"{what} groups") : [];
                 var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, $"{what} vars") : [];
                 ok &= groups is not null && vars is not null;
@@ -147,6 +161,8 @@ public static partial class LabParser
                         RootPasswordFile = passwordFile,
                         Groups = groups!,
                         Vars = vars!,
+                        Kind = kind!.Value.Kind,
+                        Vm = kind!.Value.Vm,
                     };
                 }
             }

@@ -114,6 +114,7 @@ public static partial class LabParser
             ["port"] = (CheckKind.Port, ["proto"]),
             ["dns"] = (CheckKind.Dns, ["address"]),
             ["ping"] = (CheckKind.Ping, []),
+            ["console"] = (CheckKind.Console, ["send"]),
         };
 
         private CheckDefinition? Check(YamlNode node, string stage)
@@ -197,6 +198,24 @@ public static partial class LabParser
                     check = check with { Address = address.ToString() };
                 else
                     ok = false;
+            }
+            if (fields.TryGetValue("send", out var sendNode))
+            {
+                var send = reader.String(sendNode, $"{what} send");
+                check = check with { Send = send };
+                ok &= send is not null;
+            }
+            if (kind == CheckKind.Console)
+            {
+                try
+                {
+                    _ = new Regex(target);
+                }
+                catch (ArgumentException e)
+                {
+                    reader.Error(fields[kindName], $"{what} console: '{target}' is not a regular expression: {e.Message}");
+                    ok = false;
+                }
             }
             if (kind == CheckKind.Port && !(int.TryParse(target, out var port) && port is > 0 and < 65536))
             {

@@ -35,6 +35,7 @@ public enum CheckKind
     Port,
     Dns,
     Ping,
+    Console,
 }
 
 /// <summary>An assertion about a machine, run inside it and retried until its timeout.</summary>
@@ -47,6 +48,9 @@ public sealed record CheckDefinition(CheckKind Kind, string Target, TimeSpan Tim
     public string Proto { get; init; } = "tcp";
     public string? Address { get; init; }
 
+    /// <summary>For a console check: text typed on the VM's serial console once the match is seen.</summary>
+    public string? Send { get; init; }
+
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
     public string Describe() => Kind switch
@@ -58,6 +62,7 @@ public sealed record CheckDefinition(CheckKind Kind, string Target, TimeSpan Tim
         CheckKind.Port => $"port {Target}/{Proto} is open",
         CheckKind.Dns => $"dns {Target} resolves" + (Address is not null ? $" to {Address}" : ""),
         CheckKind.Ping => $"ping {Target}",
+        CheckKind.Console => $"console shows /{Target}/" + (Send is not null ? $", then types {System.Text.Json.JsonSerializer.Serialize(Send)}" : ""),
         _ => Target,
     };
 }

@@ -69,6 +69,7 @@ public sealed record Inventory(IReadOnlyDictionary<string, JsonObject> Hosts, IR
             ["spawnlab_lab"] = lab.Lab,
             ["spawnlab_machine"] = $"{lab.Lab}/{machine.Name}",
             ["spawnlab_state"] = status.State.Text(),
+            ["spawnlab_kind"] = status.Kind == Labs.MachineKind.Vm ? "vm" : "container",
             ["ansible_user"] = "root",
             ["ansible_python_interpreter"] = "/usr/bin/python3",
         };

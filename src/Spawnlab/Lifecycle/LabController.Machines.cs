@@ -19,8 +19,9 @@ public sealed partial class LabController
     {
         var (lab, pool, journal) = (run.Lab, run.Pool, run.Journal);
         var state = await MachineStateAsync(run, machine, cancellationToken);
-        // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it.
-        if (!state.PrivateUsers)
+        // A machine with a user namespace is wired at each boot, in the network namespace nspawn makes for it; a VM
+        // has taps, made at its boot.
+        if (!state.PrivateUsers && state.Kind == MachineKind.Container)
             await WireAsync(journal, state, leader: null, cancellationToken);
 
         // The longest prefix of stages whose snapshots exist is kept; the rest runs again.
@@ -51,8 +52,11 @@ public sealed partial class LabController
             s.Machines[machine.Name] = state;
             state.Groups = [.. machine.Groups];
             state.Vars = (System.Text.Json.Nodes.JsonObject)machine.Vars.DeepClone();
-            state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
-                host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
+            if (machine.Kind == MachineKind.Vm)
+                state.QemuArguments = QemuArguments.For(machine, state, HostNames.MachineUnitName(lab.Name, machine.Name), VmAccel.Current);
+            else
+                state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
+                    host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
         });
         return state;
     }
@@ -92,7 +96,15 @@ public sealed partial class LabController
             await StopMachineAsync(journal, state, cancellationToken, discardingRoot: true);
         journal.Update(_ => state.RootAt = null);
         journal.Record(root);
-        if (cached == 0 && !snapshots.Exists(plan.StartKey))
+        if (cached == 0 && !snapshots.Exists(plan.StartKey) && !machine.HasImage)
+        {
+            // A network-booted VM starts from an empty disk of its size.
+            await run.Pool.Driver.CreateAsync(state.Root, cancellationToken);
+            await using (var disk = File.Create(Path.Combine(state.Root, QemuArguments.DiskFile)))
+                disk.SetLength(machine.Vm!.DiskBytes);
+            await snapshots.CreateAsync(state.Root, plan.StartKey, cancellationToken);
+        }
+        else if (cached == 0 && !snapshots.Exists(plan.StartKey))
         {
             await snapshots.RestoreAsync(run.ImagePaths[machine.Image], state.Root, cancellationToken);
             MachineRootFiles.Write(state.Root, machine, run.Lab);
@@ -168,7 +180,8 @@ public sealed partial class LabController
     /// <summary>A machine that takes DHCP leases is ready once each of those interfaces has an address.</summary>
     private async Task WaitForLeasesAsync(MachineState state, CancellationToken cancellationToken)
     {
-        foreach (var iface in state.Interfaces.Where(i => i.Dhcp))
+        // A VM's leases are its own business: no namespace of it is seen from the host.
+        foreach (var iface in state.Interfaces.Where(i => i.Dhcp && state.Kind == MachineKind.Container))
         {
             if (!await Poll.UntilAsync(async token => await _ip.NamespaceAddressAsync(state.Namespace, iface.Name, token) is not null,
                     options.BootTimeout, TimeSpan.FromMilliseconds(100), cancellationToken))
@@ -206,7 +219,8 @@ public sealed partial class LabController
 
     private MachineState NewMachineState(LabDefinition lab, MachineDefinition machine, string image, StoragePool pool, string config)
     {
-        var privateUsers = machine.PrivateUsers && host.UserNamespacesUnavailable is null;
+        var vm = machine.Kind == MachineKind.Vm;
+        var privateUsers = !vm && machine.PrivateUsers && host.UserNamespacesUnavailable is null;
         return new()
         {
             Name = machine.Name,
@@ -218,7 +232,10 @@ public sealed partial class LabController
             PrivateUsers = privateUsers,
             // A machine's processes are killed by its cgroup, whatever nspawn's fate: every machine gets cgroups of its
             // own, but one that registers with machined, which puts it in a scope of its own.
-            Cgroups = privateUsers || !host.HasSystemdAsInit ? [.. host.Cgroups.For(lab.Name, machine.Name)] : [],
+            Cgroups = !vm && (privateUsers || !host.HasSystemdAsInit) ? [.. host.Cgroups.For(lab.Name, machine.Name)] : [],
+            Kind = machine.Kind,
+            ConsoleLog = vm ? Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.console.log") : null,
+            ConsoleSocket = vm ? Path.Combine(Store.LabDirectory(lab.Name), $"{machine.Name}.console") : null,
             LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
             Interfaces = machine.Interfaces.Select(i => new InterfaceState
             {

@@ -16,7 +16,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
 {
     /// <summary>A controller whose machines are systemd-nspawn containers.</summary>
     public LabController(IHost host, SpawnlabOptions options, IProgressSink progress)
-        : this(host, options, progress, new NspawnRuntime(host))
+        : this(host, options, progress, new MachineRuntimes(host))
     {
     }
 
@@ -71,8 +71,12 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
 
         var images = new ImageStore(host.Shell, pool, progress);
         var imagePaths = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var image in lab.Machines.Values.Select(m => m.Image).Distinct())
+        // A network-booted VM has no image: its root is an empty disk.
+        imagePaths[""] = "";
+        foreach (var image in lab.Machines.Values.Where(m => m.HasImage).Select(m => m.Image).Distinct())
             imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
+        if (lab.Machines.Values.Any(m => m.Kind == MachineKind.Vm))
+            progress.Report($"VMs run under {VmAccel.Describe()}");
 
         await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);
         if (host.UserNamespacesUnavailable is { } reason && lab.Machines.Values.Any(m => m.PrivateUsers))
@@ -191,6 +195,8 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
                     break;
             }
         }
+        if (lab.Machines.Values.Any(m => m.Kind == MachineKind.Vm) && !host.HasProgram(QemuArguments.Program))
+            problems.Add($"vm: machines of this lab are VMs, and {QemuArguments.Program} is not installed; fix: apt-get install qemu-system-x86 ipxe-qemu");
         if (lab.Machines.Values.Any(m => m.Stages.Any(s => s.Ansible is not null)) && !host.HasProgram("ansible-playbook"))
             problems.Add("ansible: stages of this lab run playbooks, and ansible-playbook is not installed; fix: apt-get install ansible-core (or ansible)");
         if (problems.Count > 0)

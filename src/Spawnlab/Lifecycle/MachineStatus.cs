@@ -17,6 +17,9 @@ public sealed record MachineStatus(
     int? Pid,
     bool PrivateUsers)
 {
+    /// <summary>A container or a VM.</summary>
+    public Labs.MachineKind Kind { get; init; }
+
     public static IReadOnlyList<MachineStatus> Of(IMachineRuntime runtime, IEnumerable<LabState> labs) =>
         labs.SelectMany(lab => lab.Machines.Values.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => new MachineStatus(
             lab.Lab,
@@ -25,7 +28,8 @@ public sealed record MachineStatus(
             [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Name, i.Address, i.Mac, i.HostVeth, i.Dhcp))],
             m.Root,
             runtime.RunState(m) == MachineRunState.Running ? m.Pid : null,
-            m.PrivateUsers))).ToList();
+            m.PrivateUsers)
+        { Kind = m.Kind })).ToList();
 
     /// <summary>As <see cref="Of"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
     public static async Task<IReadOnlyList<MachineStatus>> WithLeasesAsync(IHost host, IMachineRuntime runtime, IEnumerable<LabState> labs, CancellationToken cancellationToken)

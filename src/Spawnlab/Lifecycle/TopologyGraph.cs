@@ -25,11 +25,11 @@ public static class TopologyGraph
                 foreach (var machine in machines.Where(m => m.Lab == lab.Lab))
                 {
                     foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name))
-                        text.AppendLine($"   |     +-- {machine.Machine,-14} {iface.Interface,-8} {iface.Address ?? (iface.Dhcp ? "dhcp (no lease yet)" : "-"),-20} {iface.Mac}  [{machine.State.Text()}]");
+                        text.AppendLine($"   |     +-- {machine.Machine,-14} {iface.Interface,-8} {iface.Address ?? (iface.Dhcp ? "dhcp (no lease yet)" : "-"),-20} {iface.Mac}  [{Kind(machine)}{machine.State.Text()}]");
                 }
             }
             foreach (var machine in machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Count == 0))
-                text.AppendLine($"   (no network) {machine.Machine} [{machine.State.Text()}]");
+                text.AppendLine($"   (no network) {machine.Machine} [{Kind(machine)}{machine.State.Text()}]");
         }
         return text.ToString();
     }
@@ -88,4 +88,6 @@ public static class TopologyGraph
     }
 
     private static string Id(string name) => name.Replace('-', '_');
+
+    private static string Kind(MachineStatus machine) => machine.Kind == Labs.MachineKind.Vm ? "vm, " : "";
 }

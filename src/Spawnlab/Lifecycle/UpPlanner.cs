@@ -47,6 +47,7 @@ public static class UpPlanner
     public static UpPlan Plan(LabDefinition lab, LabState? state, UpOptions options, Func<ImageDefinition, string> imagePath, Func<string, bool> exists, Func<string, string, string> snapshotPath)
     {
         var imagePaths = lab.Images.Values.ToDictionary(i => i.Name, imagePath, StringComparer.Ordinal);
+        imagePaths[""] = "";
         var baseKeys = lab.Machines.Values.ToDictionary(m => m.Name, m => BaseKey(lab, m, imagePaths[m.Image]), StringComparer.Ordinal);
         var keys = StageKeys.ComputeLab(lab, baseKeys);
         var machines = new List<MachineUpPlan>();
@@ -65,7 +66,7 @@ public static class UpPlanner
         }
         return new UpPlan(
             lab.Name,
-            [.. lab.Machines.Values.Select(m => lab.Images[m.Image]).Distinct().Where(i => !exists(imagePaths[i.Name])).Select(i => i.Name)],
+            [.. lab.Machines.Values.Where(m => m.HasImage).Select(m => lab.Images[m.Image]).Distinct().Where(i => !exists(imagePaths[i.Name])).Select(i => i.Name)],
             [.. lab.Networks.Keys.Where(n => state?.Networks.ContainsKey(n) != true)],
             [.. (state?.Machines.Keys ?? Enumerable.Empty<string>()).Where(m => !lab.Machines.ContainsKey(m))],
             [.. (state?.Networks.Keys ?? Enumerable.Empty<string>()).Where(n => !lab.Networks.ContainsKey(n))],

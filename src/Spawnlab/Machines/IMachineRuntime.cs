@@ -48,6 +48,39 @@ public abstract record MachineSession(string Machine)
 {
     /// <summary>A command run inside the machine as root, with a clean environment.</summary>
     public abstract HostCommand Enter(IEnumerable<string> command);
+
+    /// <summary>What the machine's console printed since it booted: a VM's serial console, a container's boot log.</summary>
+    public abstract string Console();
+
+    /// <summary>Types text on the machine's console.</summary>
+    public virtual Task TypeAsync(string text, CancellationToken cancellationToken) =>
+        throw new SpawnlabException($"machine {Machine}'s console takes no input");
+}
+
+/// <summary>Containers by systemd-nspawn and VMs by QEMU, each machine to the runtime of its kind.</summary>
+public sealed class MachineRuntimes(IHost host, IMachineRuntime containers, IMachineRuntime vms) : IMachineRuntime
+{
+    public MachineRuntimes(IHost host)
+        : this(host, new NspawnRuntime(host), new QemuRuntime(host))
+    {
+    }
+
+    private IMachineRuntime For(MachineState machine) => machine.Kind == Labs.MachineKind.Vm ? vms : containers;
+
+    public MachineRunState RunState(MachineState machine) => For(machine).RunState(machine);
+
+    public MachineSession? SessionOf(MachineState machine) => For(machine).SessionOf(machine);
+
+    public Task<MachineSession> BootAsync(MachineBoot boot, CancellationToken cancellationToken) => For(boot.Machine).BootAsync(boot, cancellationToken);
+
+    public Task StopAsync(HostProcess process, TimeSpan timeout, CancellationToken cancellationToken) =>
+        host.Processes.Arguments(process) is [var program, ..] && Path.GetFileName(program) == QemuArguments.Program
+            ? vms.StopAsync(process, timeout, cancellationToken)
+            : containers.StopAsync(process, timeout, cancellationToken);
+
+    public IReadOnlyList<(string Machine, HostProcess Process)> RunningOf(string lab) => [.. containers.RunningOf(lab), .. vms.RunningOf(lab)];
+
+    public string? MachineOf(IReadOnlyList<string> arguments, string lab) => containers.MachineOf(arguments, lab) ?? vms.MachineOf(arguments, lab);
 }
 
 /// <summary>Whether a machine runs: its supervisor lives, or only its processes do (it was killed alone), or neither.</summary>

@@ -22,7 +22,7 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
         : MachineRunState.Stopped;
 
     public MachineSession? SessionOf(MachineState machine) =>
-        machine.Process is { } process && Leader(process) is { } leader ? new NspawnSession(machine.Name, leader) : null;
+        machine.Process is { } process && Leader(process) is { } leader ? new NspawnSession(machine.Name, leader, machine.LogFile) : null;
 
     /// <summary>
     /// A machine with a user namespace starts frozen in cgroups of its own, is wired as soon as its PID 1 exists, and
@@ -160,7 +160,7 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
             throw new SpawnlabException(
                 $"machine {state.Name} was not ready after {timeout.TotalSeconds:0} s (systemd says '{lastState}'); its log ends with:{Environment.NewLine}{CappedLog.Tail(state.LogFile)}");
         }
-        return new NspawnSession(state.Name, ready);
+        return new NspawnSession(state.Name, ready, state.LogFile);
     }
 
     /// <summary>A command run inside the machine through all of its namespaces, with a clean environment.</summary>
@@ -193,8 +193,16 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
     }
 }
 
-/// <summary>A running nspawn machine, entered through the namespaces of its PID 1.</summary>
-public sealed record NspawnSession(string Machine, int Leader) : MachineSession(Machine)
+/// <summary>A running nspawn machine, entered through the namespaces of its PID 1; its console is its boot log.</summary>
+public sealed record NspawnSession(string Machine, int Leader, string BootLog) : MachineSession(Machine)
 {
     public override HostCommand Enter(IEnumerable<string> command) => NspawnRuntime.Enter(Leader, command);
+
+    /// <summary>The boot log since this boot: each boot starts with a line Spawnlab writes before it starts nspawn.</summary>
+    public override string Console()
+    {
+        var log = CappedLog.Read(BootLog);
+        var boot = log.LastIndexOf(" systemd-nspawn ", StringComparison.Ordinal);
+        return boot < 0 ? log : log[(log.LastIndexOf('\n', boot) + 1)..];
+    }
 }

@@ -110,6 +110,17 @@ public sealed class MachineState
     /// <summary>The systemd-nspawn arguments the machine boots with, so that it can be restarted from the state alone.</summary>
     public List<string> NspawnArguments { get; set; } = [];
 
+    /// <summary>A container, or a VM (whose process is QEMU, whose root folder holds its disk).</summary>
+    public Labs.MachineKind Kind { get; init; }
+
+    /// <summary>The QEMU arguments a VM boots with, so that it can be restarted from the state alone.</summary>
+    public List<string> QemuArguments { get; set; } = [];
+
+    /// <summary>A VM's serial console: the log of what it printed since its boot, and the socket that types into it.</summary>
+    public string? ConsoleLog { get; init; }
+
+    public string? ConsoleSocket { get; init; }
+
     /// <summary>The machine's Ansible groups and host vars, as the lab file said at the last `up`, for the inventory.</summary>
     public List<string> Groups { get; set; } = [];
 

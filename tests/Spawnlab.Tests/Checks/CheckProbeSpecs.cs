@@ -8,7 +8,7 @@ public sealed class CheckProbeSpecs
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
 
-    private static readonly Spawnlab.Machines.NspawnSession Session = new("m", 42);
+    private static readonly Spawnlab.Machines.NspawnSession Session = new("m", 42, "/nonexistent/boot.log");
 
     private static Task<string> ProbeAsync(CheckDefinition check, string output, int exitCode = 0) =>
         new CheckRunner(new Fakes.FakeShell().Answer("nsenter", output, exitCode)).ProbeAsync(Session, check, CancellationToken.None);

@@ -61,5 +61,7 @@ internal sealed class FakeRuntime(FakeHost host) : IMachineRuntime
     private sealed record FakeSession(string Machine, string Root) : MachineSession(Machine)
     {
         public override HostCommand Enter(IEnumerable<string> command) => HostCommand.Of(Program, [Root, .. command]);
+
+        public override string Console() => "fake console";
     }
 }

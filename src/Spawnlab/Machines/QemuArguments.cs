@@ -1,0 +1,48 @@
+using System.Globalization;
+using Spawnlab.Labs;
+using Spawnlab.State;
+
+namespace Spawnlab.Machines;
+
+/// <summary>The qemu-system-x86_64 command line of a VM: its name, memory, CPUs, disk, one virtio NIC per network on a tap, a serial console on a socket.</summary>
+public static class QemuArguments
+{
+    public const string Program = "qemu-system-x86_64";
+
+    public const string DiskFile = "disk.raw";
+
+    /// <param name="accel">kvm or tcg.</param>
+    public static List<string> For(MachineDefinition machine, MachineState state, string unitName, string accel)
+    {
+        var vm = machine.Vm!;
+        var arguments = new List<string>
+        {
+            "-name", $"guest={unitName}",
+            "-machine", "q35",
+            "-accel", accel,
+            "-m", vm.MemoryMiB.ToString(CultureInfo.InvariantCulture),
+            "-smp", vm.Cpus.ToString(CultureInfo.InvariantCulture),
+            "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
+            "-chardev", $"socket,id=console,path={state.ConsoleSocket},server=on,wait=off,logfile={state.ConsoleLog},logappend=off",
+            "-serial", "chardev:console",
+            "-drive", $"file={Path.Combine(state.Root, DiskFile)},format=raw,if=virtio,cache=unsafe",
+        };
+        foreach (var (iface, index) in state.Interfaces.Select((i, n) => (i, n)))
+        {
+            arguments.AddRange(["-netdev", $"tap,id=net{index},ifname={iface.HostVeth},script=no,downscript=no"]);
+            // The first NIC's ROM (iPXE, from ipxe-qemu) boots from the network.
+            arguments.AddRange(["-device", $"virtio-net-pci,netdev=net{index},mac={iface.Mac}" + (index == 0 && vm.Boot == VmBoot.Network ? ",bootindex=1" : "")]);
+        }
+        return arguments;
+    }
+
+    /// <summary>The machine a QEMU process runs, from its -name guest=MACHINE.LAB, if it runs one of lab <paramref name="lab"/>.</summary>
+    public static string? MachineOf(IReadOnlyList<string> arguments, string lab)
+    {
+        if (arguments.Count == 0 || Path.GetFileName(arguments[0]) != Program)
+            return null;
+        var index = arguments.ToList().IndexOf("-name");
+        var name = index >= 0 && index + 1 < arguments.Count && arguments[index + 1].StartsWith("guest=", StringComparison.Ordinal) ? arguments[index + 1]["guest=".Length..] : null;
+        return name is not null && name.IndexOf('.') is var dot and > 0 && name[(dot + 1)..] == lab ? name[..dot] : null;
+    }
+}
