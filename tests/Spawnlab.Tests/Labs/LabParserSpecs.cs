@@ -82,7 +82,7 @@ public sealed class LabParserSpecs : IDisposable
     [InlineData("lab: prolo", "lab: prolo\nversion: 2", "lab file: unknown key 'version'")]
     [InlineData("    suite: bookworm", "    suite: bookworm\n    flavour: x", "unknown key 'flavour'")]
     [InlineData("    nat: true", "    nat: true\n    vlan: 3", "unknown key 'vlan'")]
-    [InlineData("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]\n    memory: 1G", "unknown key 'memory'")]
+    [InlineData("    tmpfs: [ /var/tmp ]", "    tmpfs: [ /var/tmp ]\n    ram: 1G", "unknown key 'ram'")]
     public void Unknown_keys_are_rejected_with_the_keys_allowed_there(string from, string to, string message)
     {
         var error = Assert.Single(_files.Errors(Replace(from, to)));
