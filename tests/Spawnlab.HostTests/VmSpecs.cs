@@ -72,4 +72,61 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         }
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
+
+    [HostFact]
+    public async Task A_VM_boots_from_the_host_s_dnsmasq_serving_a_tftp_folder_of_the_lab()
+    {
+        var name = TestLab.Name("vmh");
+        CopyExample(name);
+        Directory.CreateDirectory(Path.Combine(_files.Directory, "tftp"));
+        // The gateway image's container only makes the kernel and initrd, into the folder the host serves.
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            images:
+              gateway:
+                bootstrap: debootstrap
+                suite: bookworm
+                packages: [dnsmasq, linux-image-amd64, busybox-static, cpio]
+                setup: systemctl disable dnsmasq
+            networks:
+              lan: { subnet: 10.235.0.0/24, host: 10.235.0.1, dhcp: true, tftp: ./tftp }
+            machines:
+              maker:
+                image: gateway
+                binds: [ "./tftp:/srv/tftp" ]
+                networks: { lan: { address: 10.235.0.2/24 } }
+                stages:
+                  - name: files
+                    files: { /srv/tftp/boot.ipxe: ./boot.ipxe, /srv/initrd/init: ./init }
+                    run: |
+                      cp /boot/vmlinuz-* /srv/tftp/vmlinuz && chmod 644 /srv/tftp/*
+                      mkdir -p /srv/initrd/bin && cp /bin/busybox /srv/initrd/bin/busybox && chmod +x /srv/initrd/init
+                      (cd /srv/initrd && find . | cpio -o -H newc --quiet | gzip -1 > /srv/tftp/initrd.gz) && chmod 644 /srv/tftp/initrd.gz
+              pc:
+                kind: vm
+                boot: network
+                memory: 256M
+                after: [ maker/files ]
+                networks: { lan: { dhcp: true } }
+                stages:
+                  - name: netboot
+                    checks:
+                      - console: 'booted from the lab network'
+                        timeout: 300s
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var result = await controller.UpAsync(lab, new Lifecycle.UpOptions(), CancellationToken.None);
+
+            Assert.True(result.Failures.Count == 0, string.Join(Environment.NewLine, result.Failures));
+            Assert.All(result.Checks, c => Assert.True(c.Outcome == CheckOutcome.Passed, $"{c.Machine}/{c.Stage}: {c.Name}: {c.Message}"));
+            Assert.Contains("enable-tftp", File.ReadAllText(Path.Combine(controller.Store.LabDirectory(name), "dnsmasq-lan.conf")), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await controller.DownIfUpAsync(name);
+        }
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
+    }
 }

@@ -40,6 +40,12 @@ public sealed record NetworkDefinition(
 
     /// <summary>The host's DNS server answers names other than the lab's by asking the host's resolvers (default: with NAT only).</summary>
     public bool DnsForward { get; init; }
+
+    /// <summary>A folder (absolute) the host's dnsmasq serves by TFTP, for machines that boot from the network.</summary>
+    public string? Tftp { get; init; }
+
+    /// <summary>What the host's DHCP tells iPXE to boot, in <see cref="Tftp"/>.</summary>
+    public string BootFile { get; init; } = "boot.ipxe";
 }
 
 /// <summary>What the host lets machines of a network reach at its address on that network (never its other addresses).</summary>

@@ -22,7 +22,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink", "host_access", "dns_forward");
+                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink", "host_access", "dns_forward", "tftp", "boot_file");
                 IPNetwork? subnet = null;
                 if (!fields.TryGetValue("subnet", out var subnetNode))
                     reader.Error(body, $"{what}: missing key 'subnet' (an IPv4 network such as 10.0.0.0/24)");
@@ -71,10 +71,56 @@ public static partial class LabParser
                 var dnsForward = fields.TryGetValue("dns_forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} dns_forward") : nat;
                 if (dnsForward == true && forwardNode is not null && dhcp != true)
                     reader.Error(forwardNode, $"{what} dns_forward: only the host's DNS server of a network with 'dhcp: true' forwards; expected dhcp: true");
-                if (subnet is { } net && nat is { } n && dhcp is { } d && access is { } a && dnsForward is { } f)
-                    networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink) { HostAccess = a, DnsForward = f }, keyNode);
+                var (tftp, bootFile, bootOk) = Tftp(fields, what, dhcp, access);
+                if (subnet is { } net && nat is { } n && dhcp is { } d && access is { } a && dnsForward is { } f && bootOk)
+                    networks[name] = (new NetworkDefinition(name, net, host, n, d, uplink) { HostAccess = a, DnsForward = f, Tftp = tftp, BootFile = bootFile }, keyNode);
             }
             return networks;
+        }
+
+        /// <summary>The host's TFTP for network boot: a folder of the lab's, served by the network's dnsmasq, with the file iPXE boots.</summary>
+        private (string? Folder, string BootFile, bool Ok) Tftp(Dictionary<string, YamlNode> fields, string what, bool? dhcp, HostAccess? access)
+        {
+            var bootFile = "boot.ipxe";
+            if (!fields.TryGetValue("tftp", out var tftpNode))
+            {
+                if (fields.TryGetValue("boot_file", out var lonely))
+                {
+                    reader.Error(lonely, $"{what} boot_file: names a file of the network's 'tftp' folder; expected 'tftp' too");
+                    return (null, bootFile, false);
+                }
+                return (null, bootFile, true);
+            }
+            if (reader.String(tftpNode, $"{what} tftp") is not { } path || HostPath(tftpNode, path, $"{what} tftp") is not { } folder)
+                return (null, bootFile, false);
+            var ok = true;
+            if (!Directory.Exists(folder))
+            {
+                reader.Error(tftpNode, $"{what} tftp: '{path}' is a file; expected a folder to serve");
+                ok = false;
+            }
+            if (dhcp != true)
+            {
+                reader.Error(tftpNode, $"{what} tftp: the host's dnsmasq serves it, with DHCP; expected dhcp: true");
+                ok = false;
+            }
+            if (access is not HostAccess.All)
+            {
+                reader.Error(tftpNode, $"{what} tftp: TFTP answers from ports of its own choosing; expected host_access: all");
+                ok = false;
+            }
+            if (fields.TryGetValue("boot_file", out var bootNode))
+            {
+                if (reader.String(bootNode, $"{what} boot_file") is { } name && !name.Contains('/') && name is not ("." or ".."))
+                    bootFile = name;
+                else
+                {
+                    if (bootNode is YamlScalarNode)
+                        reader.Error(bootNode, $"{what} boot_file: expected a file name in the tftp folder");
+                    ok = false;
+                }
+            }
+            return (folder, bootFile, ok);
         }
 
         private IPNetwork? Subnet(YamlNode node, string text, string what)

@@ -35,6 +35,14 @@ public static class DnsmasqConfig
         text.AppendLine($"dhcp-leasefile={leaseFile}");
         text.AppendLine($"dhcp-option=option:router,{host}");
         text.AppendLine($"dhcp-option=option:dns-server,{host}");
+        if (network.Tftp is { } tftp)
+        {
+            // iPXE (QEMU's NIC ROM) says so with option 175: it gets the boot file, by TFTP from this server.
+            text.AppendLine("enable-tftp");
+            text.AppendLine($"tftp-root={tftp}");
+            text.AppendLine("dhcp-match=set:ipxe,175");
+            text.AppendLine($"dhcp-boot=tag:ipxe,{network.BootFile}");
+        }
         foreach (var machine in lab.Machines.Values)
         {
             foreach (var iface in machine.Interfaces.Where(i => i.Network == network.Name && i.Dhcp && i.Address is not null))

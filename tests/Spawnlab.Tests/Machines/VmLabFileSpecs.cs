@@ -97,4 +97,42 @@ public sealed class VmLabFileSpecs : IDisposable
     [InlineData(new[] { "systemd-nspawn", "--machine=pc.vms" }, "vms", null)]
     public void A_QEMU_process_runs_the_machine_its_name_says(string[] arguments, string lab, string? machine) =>
         Assert.Equal(machine, QemuArguments.MachineOf(arguments, lab));
+
+    private static string Network(string keys) => $$"""
+        lab: tf
+        images:
+          base: { packages: [dnsmasq] }
+        networks:
+          lan: { subnet: 10.0.0.0/24, host: 10.0.0.1, {{keys}} }
+        machines:
+          gw:
+            image: base
+            networks: { lan: { address: 10.0.0.2/24 } }
+        """;
+
+    [Fact]
+    public void A_network_s_host_serves_a_tftp_folder_to_iPXE()
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(_files.Directory, "tftp"));
+        var lab = _files.Parse(Network("dhcp: true, tftp: ./tftp, boot_file: menu.ipxe"));
+
+        var network = lab.Networks["lan"];
+        Assert.Equal((Path.Combine(_files.Directory, "tftp"), "menu.ipxe"), (network.Tftp, network.BootFile));
+        var config = Spawnlab.Networks.DnsmasqConfig.For(lab, network, "slb", "/l", "/h");
+        Assert.Contains($"enable-tftp\ntftp-root={network.Tftp}\ndhcp-match=set:ipxe,175\ndhcp-boot=tag:ipxe,menu.ipxe\n", config, StringComparison.Ordinal);
+        Assert.DoesNotContain("tftp", Spawnlab.Networks.DnsmasqConfig.For(lab, network with { Tftp = null }, "slb", "/l", "/h"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("tftp: ./tftp", "expected dhcp: true")]
+    [InlineData("dhcp: true, tftp: ./tftp, host_access: dhcp-dns", "expected host_access: all")]
+    [InlineData("dhcp: true, boot_file: x.ipxe", "expected 'tftp' too")]
+    [InlineData("dhcp: true, tftp: ./nope", "does not exist")]
+    [InlineData("dhcp: true, tftp: ./tftp, boot_file: ../x", "expected a file name in the tftp folder")]
+    public void Wrong_tftp_keys_say_what_is_expected(string keys, string expected)
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(_files.Directory, "tftp"));
+
+        Assert.Contains(_files.Errors(Network(keys)), e => e.Message.Contains(expected, StringComparison.Ordinal));
+    }
 }
