@@ -129,4 +129,68 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         }
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
+
+    [HostFact]
+    public async Task An_image_booted_VM_runs_stages_through_its_agent_is_restored_to_its_first_and_answers_every_check()
+    {
+        var name = TestLab.Name("vmi");
+        File.WriteAllText(Path.Combine(_files.Directory, "motd"), "a VM of the lab\n");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            images:
+              vm:
+                bootstrap: debootstrap
+                suite: bookworm
+                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
+            networks:
+              lan: { subnet: 10.234.0.0/24, host: 10.234.0.1 }
+            machines:
+              pc:
+                kind: vm
+                memory: 512M
+                image: vm
+                networks: { lan: { address: 10.234.0.10/24 } }
+                stages:
+                  - name: one
+                    files: { /etc/motd: ./motd }
+                    run: echo one > /one
+                    checks:
+                      - file: /one
+                        contains: one
+                      - ping: 10.234.0.1
+                      - command: ip -4 -o addr show dev lan
+                        stdout: 10\.234\.0\.10/24
+                  - name: two
+                    run: echo two > /two
+                    checks:
+                      - command: cat /two /etc/motd
+                        stdout: two
+                      - console: 'login:'
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var result = await controller.UpAsync(lab, new Lifecycle.UpOptions(), CancellationToken.None);
+
+            Assert.True(result.Failures.Count == 0, string.Join(Environment.NewLine, result.Failures));
+            Assert.Equal(5, result.Checks.Count);
+            Assert.All(result.Checks, c => Assert.True(c.Outcome == CheckOutcome.Passed, $"{c.Machine}/{c.Stage}: {c.Name}: {c.Message}"));
+            var exec = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "exec", $"{name}/pc", "--", "cat", "/two");
+            Assert.Equal((0, "two\n"), (exec.ExitCode, exec.Stdout));
+
+            // Back to just after stage one: the disk as it was then, booted again; two is pending.
+            await controller.RestoreAsync($"{name}/pc", "one", CancellationToken.None);
+            var state = controller.Store.Load(name)!;
+            Assert.Equal([State.StageStatus.Ran, State.StageStatus.Pending], state.Machines["pc"].Stages.Select(s => s.Status));
+            var gone = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "exec", $"{name}/pc", "--", "cat", "/one", "/two");
+            Assert.Equal(1, gone.ExitCode);
+            Assert.Contains("one", gone.Stdout, StringComparison.Ordinal);
+            Assert.Contains("/two: No such file", gone.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await controller.DownIfUpAsync(name);
+        }
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
+    }
 }

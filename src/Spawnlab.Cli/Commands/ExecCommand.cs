@@ -17,6 +17,14 @@ internal static class ExecCommand
             var controller = cli.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
             var session = controller.SessionOf(lab, found);
+            if (session is VmSession)
+            {
+                // A VM's commands go through its guest agent: their output comes once they ended.
+                var ran = await session.RunAsync(cli.Host.Shell, new MachineCommand(result.GetValue(commandLine)!) { ThrowOnFailure = false }, cancellationToken);
+                cli.Out.Write(ran.StandardOutput);
+                cli.Error.Write(ran.StandardError);
+                return ran.ExitCode;
+            }
             return await AttachedProcess.RunAsync(session.Enter(result.GetValue(commandLine)!), cancellationToken);
         }));
         return command;

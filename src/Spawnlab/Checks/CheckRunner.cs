@@ -130,7 +130,7 @@ public sealed partial class CheckRunner(IHostShell shell)
     private static partial Regex AnsiEscapes();
 
     private Task<HostResult> InsideAsync(MachineSession session, CancellationToken cancellationToken, params string[] command) =>
-        shell.RunAsync(session.Enter(command).WithoutThrowing(), cancellationToken);
+        session.RunAsync(shell, new MachineCommand(command) { ThrowOnFailure = false }, cancellationToken);
 
     private static string Suffix(string text) => text.Length == 0 ? "" : $": {text}";
 

@@ -137,6 +137,8 @@ public static partial class LabParser
                     RequirePython(stagesNode, what, images[image].Definition, stages);
                 if (networkBoot)
                     ok &= NetworkBootRules(what, body, fields, interfaces, stages);
+                else if (kind?.Vm is not null && image is { Length: > 0 })
+                    ok &= ImageBootRules(what, fields["image"], fields, images[image].Definition, stages);
                 if (kind?.Kind == MachineKind.Container && stagesNode is not null && stages.SelectMany(s => s.Checks).Any(c => c.Send is not null))
                 {
                     reader.Error(stagesNode, $"{what}: send: types on a VM's serial console; a container's console (its boot log) takes no input");

@@ -67,11 +67,6 @@ public static partial class LabParser
                         break;
                 }
             }
-            if (boot == VmBoot.Image && ok)
-            {
-                reader.Error(bootNode ?? (YamlNode)body, $"{what}: a VM that boots its image (boot: image) is not supported yet; this version runs network-booted VMs (boot: network)");
-                ok = false;
-            }
             var memory = fields.TryGetValue("memory", out var memoryNode) ? Size(memoryNode, $"{what} memory", 64L << 20, 1L << 40) : VmDefinition.DefaultMemoryMiB << 20;
             var disk = fields.TryGetValue("disk", out var diskNode) ? Size(diskNode, $"{what} disk", 1L << 20, 16L << 40) : VmDefinition.DefaultDiskBytes;
             int? cpus = 1;
@@ -113,6 +108,27 @@ public static partial class LabParser
                     reader.Error(node, $"{what} stage '{stage.Name}': check '{check.Describe()}' needs an agent inside; a network-booted VM takes console checks only");
                     ok = false;
                 }
+            }
+            return ok;
+        }
+
+        /// <summary>
+        /// What an image-booted VM needs: a kernel and its guest agent in the image (through which its stages and checks
+        /// run), and no host step (its root is a disk, not a folder of the host) nor, yet, Ansible.
+        /// </summary>
+        private bool ImageBootRules(string what, YamlNode imageNode, Dictionary<string, YamlNode> fields, ImageDefinition image, IReadOnlyList<StageDefinition> stages)
+        {
+            var ok = true;
+            var missing = new[] { "linux-image-amd64", "qemu-guest-agent" }.Where(p => image.Bootstrap == "debootstrap" && !image.Packages.Contains(p)).ToList();
+            if (missing.Count > 0)
+            {
+                reader.Error(imageNode, $"{what} image: a VM boots the kernel of its image and is driven by its guest agent: add {string.Join(" and ", missing)} to the packages of image '{image.Name}'");
+                ok = false;
+            }
+            foreach (var stage in stages.Where(s => s.Host is not null || s.Ansible is not null))
+            {
+                reader.Error(fields["stages"], $"{what} stage '{stage.Name}': {(stage.Host is not null ? "host: works on a container's root; a VM's root is its disk" : "ansible: does not reach VMs yet")}");
+                ok = false;
             }
             return ok;
         }

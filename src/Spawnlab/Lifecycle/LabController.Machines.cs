@@ -53,7 +53,7 @@ public sealed partial class LabController
             state.Groups = [.. machine.Groups];
             state.Vars = (System.Text.Json.Nodes.JsonObject)machine.Vars.DeepClone();
             if (machine.Kind == MachineKind.Vm)
-                state.QemuArguments = QemuArguments.For(machine, state, HostNames.MachineUnitName(lab.Name, machine.Name), VmAccel.Current);
+                state.QemuArguments = QemuArguments.For(machine, state, HostNames.MachineUnitName(lab.Name, machine.Name), VmAccel.Current, image);
             else
                 state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
                     host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];
@@ -102,6 +102,11 @@ public sealed partial class LabController
             await run.Pool.Driver.CreateAsync(state.Root, cancellationToken);
             await using (var disk = File.Create(Path.Combine(state.Root, QemuArguments.DiskFile)))
                 disk.SetLength(machine.Vm!.DiskBytes);
+            await snapshots.CreateAsync(state.Root, plan.StartKey, cancellationToken);
+        }
+        else if (cached == 0 && !snapshots.Exists(plan.StartKey) && machine.Kind == MachineKind.Vm)
+        {
+            await MakeVmDiskAsync(run, machine, state, cancellationToken);
             await snapshots.CreateAsync(state.Root, plan.StartKey, cancellationToken);
         }
         else if (cached == 0 && !snapshots.Exists(plan.StartKey))
@@ -168,6 +173,7 @@ public sealed partial class LabController
             throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
                 $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{CappedLog.Tail(log)}");
         }
+        await session.SettleAsync(cancellationToken);
         await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
         journal.Update(_ =>
         {
@@ -236,6 +242,7 @@ public sealed partial class LabController
             Kind = machine.Kind,
             ConsoleLog = vm ? Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.console.log") : null,
             ConsoleSocket = vm ? Path.Combine(Store.LabDirectory(lab.Name), $"{machine.Name}.console") : null,
+            AgentSocket = machine.Vm?.Boot == VmBoot.Image ? Path.Combine(Store.LabDirectory(lab.Name), $"{machine.Name}.agent") : null,
             LogFile = Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.boot.log"),
             Interfaces = machine.Interfaces.Select(i => new InterfaceState
             {

@@ -55,6 +55,34 @@ public abstract record MachineSession(string Machine)
     /// <summary>Types text on the machine's console.</summary>
     public virtual Task TypeAsync(string text, CancellationToken cancellationToken) =>
         throw new SpawnlabException($"machine {Machine}'s console takes no input");
+
+    /// <summary>
+    /// Runs a command inside the machine: its standard input from text or a file, its output appended to a log file
+    /// when one is given (else returned), its exit code returned, or thrown as a <see cref="HostCommandException"/>.
+    /// </summary>
+    public virtual Task<HostResult> RunAsync(IHostShell shell, MachineCommand command, CancellationToken cancellationToken)
+    {
+        var host = Enter(command.Arguments);
+        host = command.StandardInputFile is { } file ? host.WithStandardInputFile(file) : host.WithStandardInput(command.StandardInput ?? "");
+        if (command.LogFile is { } log)
+            host = host.LoggedTo(log);
+        return shell.RunAsync(command.ThrowOnFailure ? host : host.WithoutThrowing(), cancellationToken);
+    }
+
+    /// <summary>Makes what the machine wrote safe to snapshot (its writes flushed to its root); nothing to do for a container.</summary>
+    public virtual Task SettleAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>A command to run inside a machine, with where its input comes from and where its output goes.</summary>
+public sealed record MachineCommand(IReadOnlyList<string> Arguments)
+{
+    public string? StandardInput { get; init; }
+
+    public string? StandardInputFile { get; init; }
+
+    public string? LogFile { get; init; }
+
+    public bool ThrowOnFailure { get; init; } = true;
 }
 
 /// <summary>Containers by systemd-nspawn and VMs by QEMU, each machine to the runtime of its kind.</summary>

@@ -97,4 +97,51 @@ public static class MachineRootFiles
         File.WriteAllText(file, "# Written by Spawnlab: the lab's ssh: authorized_keys\n" + string.Concat(lab.AuthorizedKeys.Select(k => File.ReadAllText(k).TrimEnd() + "\n")));
         File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
+
+    /// <summary>
+    /// A VM's NICs as a container's: each named after its network (a .link matching its MAC) with its address and
+    /// gateway, or a lease, by systemd-networkd, which is turned on.
+    /// </summary>
+    public static void WriteVmNetwork(string root, MachineDefinition machine, LabDefinition lab)
+    {
+        string At(string path) => Path.Combine(root, path);
+        Directory.CreateDirectory(At("etc/systemd/network"));
+        foreach (var iface in machine.Interfaces)
+        {
+            var mac = HostNames.Mac(lab.Name, machine.Name, iface.Network);
+            File.WriteAllText(At($"etc/systemd/network/10-spawnlab-{iface.Network}.link"), $"""
+                # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
+                [Match]
+                MACAddress={mac}
+
+                [Link]
+                Name={iface.Network}
+
+                """);
+            if (iface.Dhcp)
+                continue;
+            File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
+                # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
+                [Match]
+                MACAddress={mac}
+
+                [Network]
+                LinkLocalAddressing=no
+                IPv6AcceptRA=no
+                {(iface.Cidr is { } cidr ? $"Address={cidr}" : "")}
+                {(iface.Gateway is { } gateway ? $"Gateway={gateway}" : "")}
+
+                """);
+        }
+        foreach (var (link, target) in new[]
+        {
+            ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),
+            ("etc/systemd/system/sockets.target.wants/systemd-networkd.socket", "/lib/systemd/system/systemd-networkd.socket"),
+        })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(At(link))!);
+            File.Delete(At(link));
+            File.CreateSymbolicLink(At(link), target);
+        }
+    }
 }

@@ -12,7 +12,8 @@ public static class QemuArguments
     public const string DiskFile = "disk.raw";
 
     /// <param name="accel">kvm or tcg.</param>
-    public static List<string> For(MachineDefinition machine, MachineState state, string unitName, string accel)
+    /// <param name="image">The image root whose kernel and initrd an image-booted VM boots.</param>
+    public static List<string> For(MachineDefinition machine, MachineState state, string unitName, string accel, string image)
     {
         var vm = machine.Vm!;
         var arguments = new List<string>
@@ -27,6 +28,14 @@ public static class QemuArguments
             "-serial", "chardev:console",
             "-drive", $"file={Path.Combine(state.Root, DiskFile)},format=raw,if=virtio,cache=unsafe",
         };
+        if (vm.Boot == VmBoot.Image)
+        {
+            var (kernel, initrd) = Kernel(image) ?? throw new SpawnlabException($"image {image} has no kernel in /boot: add linux-image-amd64 to its packages");
+            arguments.AddRange(["-kernel", kernel, "-initrd", initrd, "-append", "root=/dev/vda rw console=ttyS0 quiet"]);
+            arguments.AddRange([
+                "-chardev", $"socket,id=agent,path={state.AgentSocket},server=on,wait=off",
+                "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=agent,name=org.qemu.guest_agent.0"]);
+        }
         foreach (var (iface, index) in state.Interfaces.Select((i, n) => (i, n)))
         {
             arguments.AddRange(["-netdev", $"tap,id=net{index},ifname={iface.HostVeth},script=no,downscript=no"]);
@@ -34,6 +43,21 @@ public static class QemuArguments
             arguments.AddRange(["-device", $"virtio-net-pci,netdev=net{index},mac={iface.Mac}" + (index == 0 && vm.Boot == VmBoot.Network ? ",bootindex=1" : "")]);
         }
         return arguments;
+    }
+
+    /// <summary>The newest kernel of an image root and its initrd, or null.</summary>
+    public static (string Kernel, string Initrd)? Kernel(string image)
+    {
+        var boot = Path.Combine(image, "boot");
+        if (!Directory.Exists(boot))
+            return null;
+        foreach (var kernel in Directory.EnumerateFiles(boot, "vmlinuz-*").Order(StringComparer.Ordinal).Reverse())
+        {
+            var initrd = Path.Combine(boot, "initrd.img-" + Path.GetFileName(kernel)["vmlinuz-".Length..]);
+            if (File.Exists(initrd))
+                return (kernel, initrd);
+        }
+        return null;
     }
 
     /// <summary>The machine a QEMU process runs, from its -name guest=MACHINE.LAB, if it runs one of lab <paramref name="lab"/>.</summary>

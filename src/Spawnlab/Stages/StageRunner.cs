@@ -76,8 +76,8 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
 
         if (stage.Run is { } script)
         {
-            var command = context.Session.Enter(["/bin/sh", "-e", "-c", script]).WithStandardInput("").LoggedTo(logFile);
-            await StepAsync(context, stage, logFile, "run script", () => shell.RunAsync(command, cancellationToken));
+            var command = new MachineCommand(["/bin/sh", "-e", "-c", script]) { LogFile = logFile };
+            await StepAsync(context, stage, logFile, "run script", () => context.Session.RunAsync(shell, command, cancellationToken));
         }
     }
 
@@ -116,22 +116,24 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         if (File.Exists(file.Source))
         {
             var mode = Convert.ToString((int)File.GetUnixFileMode(file.Source), 8);
-            var command = context.Session.Enter(
-                    ["/bin/sh", "-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\" && chmod \"$2\" \"$1\"", "sh", file.MachinePath, mode])
-                .WithStandardInputFile(file.Source)
-                .LoggedTo(logFile);
-            await shell.RunAsync(command, cancellationToken);
+            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\" && chmod \"$2\" \"$1\"", "sh", file.MachinePath, mode])
+            {
+                StandardInputFile = file.Source,
+                LogFile = logFile,
+            };
+            await context.Session.RunAsync(shell, command, cancellationToken);
             return;
         }
         var archive = Path.GetTempFileName();
         try
         {
             await TarFile.CreateFromDirectoryAsync(file.Source, archive, includeBaseDirectory: false, cancellationToken);
-            var command = context.Session.Enter(
-                    ["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
-                .WithStandardInputFile(archive)
-                .LoggedTo(logFile);
-            await shell.RunAsync(command, cancellationToken);
+            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
+            {
+                StandardInputFile = archive,
+                LogFile = logFile,
+            };
+            await context.Session.RunAsync(shell, command, cancellationToken);
         }
         finally
         {

@@ -121,6 +121,9 @@ public sealed class MachineState
 
     public string? ConsoleSocket { get; init; }
 
+    /// <summary>An image-booted VM's guest agent channel, through which commands run inside it.</summary>
+    public string? AgentSocket { get; init; }
+
     /// <summary>The machine's Ansible groups and host vars, as the lab file said at the last `up`, for the inventory.</summary>
     public List<string> Groups { get; set; } = [];
 
