@@ -58,6 +58,9 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
             Assert.Contains("r00p01 booted from the lab network", File.ReadAllText(state.Machines["r00p01"].ConsoleLog!), StringComparison.Ordinal);
             var graph = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "graph", name);
             Assert.Contains("[vm, running]", graph.Stdout, StringComparison.Ordinal);
+            var inventory = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "inventory", name, "--host", "r00p01");
+            Assert.Equal(0, inventory.ExitCode);
+            Assert.Contains("\"spawnlab_kind\": \"vm\"", inventory.Stdout, StringComparison.Ordinal);
             var exec = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "exec", $"{name}/r00p01", "--", "true");
             Assert.Equal(1, exec.ExitCode);
             Assert.Contains("is a network-booted VM: it has no agent to run commands in", exec.Stderr, StringComparison.Ordinal);

@@ -280,8 +280,9 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         return Inventory.Of(labs, machines, (_, machine) => runtime.SessionOf(machine) is { } session ? EnterCommand(session) : null, connection);
     }
 
-    /// <summary>The command that runs a program inside the machine: the program and its arguments follow it.</summary>
-    private static IReadOnlyList<string> EnterCommand(MachineSession session) => session.Enter([]) is var command ? [command.Program, .. command.Arguments] : [];
+    /// <summary>The command that runs a program inside the machine (the program and its arguments follow it); null for a VM, which no program of the host enters.</summary>
+    private static IReadOnlyList<string>? EnterCommand(MachineSession session) =>
+        session is VmSession ? null : session.Enter([]) is var command ? [command.Program, .. command.Arguments] : null;
 
     /// <summary>How to enter a running machine, for commands run inside it.</summary>
     public MachineSession SessionOf(LabState lab, MachineState machine) =>
