@@ -102,6 +102,8 @@ public static class HostProbe
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // `inventory` installs Spawnlab's Ansible collection where Ansible looks: here, a folder of the test run's.
+            Environment = { ["ANSIBLE_COLLECTIONS_PATH"] = Path.Combine(Path.GetTempPath(), "spawnlab-hosttests-collections") },
         };
 
     public static async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(string stateDirectory, string? stdin, params string[] arguments)
