@@ -110,7 +110,7 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
 
         findings.Add(FreeSpace());
         findings.Add(host.HasProgram(Machines.QemuArguments.Program) && File.Exists("/usr/lib/ipxe/qemu/efi-virtio.rom")
-            ? new Finding(FindingKind.Vms, Severity.Ok, $"QEMU and its iPXE ROMs are installed; VMs run under {VmAccel.Describe()}")
+            ? new Finding(FindingKind.Vms, Severity.Ok, $"QEMU and its iPXE ROMs are installed; VMs run under {new VmAccel(host.Shell, stateDirectory).Describe()}")
             : new Finding(FindingKind.Vms, Severity.Note, "QEMU or its iPXE ROMs are missing: labs with VM machines (kind: vm) cannot come up", "apt-get install qemu-system-x86 ipxe-qemu"));
         return findings;
     }

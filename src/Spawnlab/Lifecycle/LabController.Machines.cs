@@ -53,7 +53,7 @@ public sealed partial class LabController
             state.Groups = [.. machine.Groups];
             state.Vars = (System.Text.Json.Nodes.JsonObject)machine.Vars.DeepClone();
             if (machine.Kind == MachineKind.Vm)
-                state.QemuArguments = QemuArguments.For(machine, state, HostNames.MachineUnitName(lab.Name, machine.Name), VmAccel.Current, image);
+                state.QemuArguments = QemuArguments.For(machine, state, HostNames.MachineUnitName(lab.Name, machine.Name), run.Accel, image);
             else
                 state.NspawnArguments = [.. NspawnArguments.For(machine, HostNames.MachineUnitName(lab.Name, machine.Name), state.Root, state.Namespace,
                     host.HasSystemdAsInit, state.PrivateUsers, bind => pool.MachineRoot(lab.Name, bind))];

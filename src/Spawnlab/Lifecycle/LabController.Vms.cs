@@ -10,6 +10,22 @@ namespace Spawnlab.Lifecycle;
 public sealed partial class LabController
 {
     /// <summary>
+    /// kvm or tcg for the lab's VMs (tcg when it has none), said once. Booting a kernel tells whether KVM works: one of
+    /// the lab's images', else of another image of the pool.
+    /// </summary>
+    private async Task<string> ChooseAccelAsync(LabDefinition lab, IReadOnlyDictionary<string, string> imagePaths, StoragePool pool, CancellationToken cancellationToken)
+    {
+        if (lab.Machines.Values.All(m => m.Kind != MachineKind.Vm))
+            return "tcg";
+        var kernels = lab.Machines.Values.Where(m => m.HasImage).Select(m => imagePaths[m.Image]).Distinct()
+            .Concat(Directory.EnumerateDirectories(pool.ImagesDirectory).Where(d => !Leftovers.IsLeftover(d)))
+            .Select(QemuArguments.Kernel).OfType<(string Kernel, string Initrd)>().Select(k => k.Kernel);
+        var (accel, why) = await new VmAccel(host.Shell, options.StateDirectory).ChooseAsync(kernels, cancellationToken);
+        progress.Report($"VMs run under {accel.ToUpperInvariant()}: {why}");
+        return accel;
+    }
+
+    /// <summary>
     /// An image-booted VM's fresh disk: the image cloned aside, made this machine's (hostname, machine-id, hosts, and
     /// systemd-networkd naming each NIC after its network with its address), then written into an ext4 disk file of
     /// the machine's size by mkfs.ext4 -d (no loop device, no mount); the clone goes.

@@ -75,8 +75,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         imagePaths[""] = "";
         foreach (var image in lab.Machines.Values.Where(m => m.HasImage).Select(m => m.Image).Distinct())
             imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
-        if (lab.Machines.Values.Any(m => m.Kind == MachineKind.Vm))
-            progress.Report($"VMs run under {VmAccel.Describe()}");
+        var accel = await ChooseAccelAsync(lab, imagePaths, pool, cancellationToken);
 
         await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);
         if (host.UserNamespacesUnavailable is { } reason && lab.Machines.Values.Any(m => m.PrivateUsers))
@@ -85,7 +84,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
             throw new SpawnlabException($"--from {from.Machine}/{from.Stage}: lab {lab.Name} has no such machine and stage", exitCode: 2);
 
-        var run = new LabRun(lab, pool, journal, up, imagePaths, Math.Max(1, up.Jobs ?? Environment.ProcessorCount * 4));
+        var run = new LabRun(lab, pool, journal, up, imagePaths, Math.Max(1, up.Jobs ?? Environment.ProcessorCount * 4)) { Accel = accel };
         foreach (var machine in lab.Machines.Values)
             run.BaseKeys[machine.Name] = UpPlanner.BaseKey(lab, machine, imagePaths[machine.Image]);
         run.Keys = StageKeys.ComputeLab(lab, run.BaseKeys, cancellationToken);

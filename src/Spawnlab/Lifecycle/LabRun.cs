@@ -26,6 +26,9 @@ internal sealed class LabRun(
     /// <summary>Bounds the machines that boot or run a stage at the same time (--jobs).</summary>
     private readonly SemaphoreSlim _jobs = new(jobs, jobs);
 
+    /// <summary>How this run's VMs are run: kvm or tcg.</summary>
+    public string Accel { get; init; } = "tcg";
+
     /// <summary>One writer at a time of Spawnlab's Ansible collection.</summary>
     public SemaphoreSlim AnsibleReady { get; } = new(1, 1);
 
