@@ -189,4 +189,46 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         }
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
+
+    [HostFact]
+    public async Task A_SIGKILL_while_a_VM_boots_leaves_a_lab_that_the_next_up_finishes_and_down_removes()
+    {
+        var name = TestLab.Name("vmk");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            images:
+              vm:
+                bootstrap: debootstrap
+                suite: bookworm
+                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
+            networks:
+              lan: { subnet: 10.233.7.0/24, host: 10.233.7.1 }
+            machines:
+              pc:
+                kind: vm
+                image: vm
+                networks: { lan: { address: 10.233.7.10/24 } }
+                stages:
+                  - name: one
+                    run: echo one > /one
+            """);
+        var stateDirectory = host.Options(DriverChoice.Btrfs).StateDirectory;
+        var controller = host.Controller(DriverChoice.Btrfs);
+        bool Booting() => HostProbe.ProcessesNamed("qemu-system-x86_64").Any(p => p.CommandLine.Contains($"guest=pc.{name} ", StringComparison.Ordinal));
+        try
+        {
+            await RunningCli.KillWhenAsync(stateDirectory, Booting, "the VM's QEMU", "up", lab.FilePath);
+            Assert.True(Booting(), "the VM's QEMU outlives the CLI that started it");
+
+            var state = await controller.UpCleanlyAsync(lab);
+            Assert.Equal([State.StageStatus.Ran], state.Machines["pc"].Stages.Select(s => s.Status));
+            Assert.Single(HostProbe.ProcessesNamed("qemu-system-x86_64"), p => p.CommandLine.Contains($"guest=pc.{name} ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await controller.DownIfUpAsync(name);
+        }
+        Assert.False(Booting());
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
+    }
 }
