@@ -51,6 +51,36 @@ public sealed class StageSpecs(HostFixture host) : IDisposable
         [.. after.Where(kv => !before.TryGetValue(kv.Key, out var id) || id != kv.Value).Select(kv => kv.Key).Order()];
 
     [HostFact]
+    public async Task A_folder_that_files_copies_arrives_whole_and_owned_by_root()
+    {
+        var name = TestLab.Name("fold");
+        Directory.CreateDirectory(Path.Combine(_files.Directory, "site", "sub"));
+        await File.WriteAllTextAsync(Path.Combine(_files.Directory, "site", "index.html"), "<p>site</p>\n");
+        await File.WriteAllTextAsync(Path.Combine(_files.Directory, "site", "sub", "a.txt"), "a\n");
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            await controller.UpCleanlyAsync(_files.Write($$"""
+                lab: {{name}}
+                {{TestLab.Image}}
+                machines:
+                  m:
+                    image: base
+                    stages:
+                      - name: copy
+                        files: { /srv/site: ./site }
+                """));
+
+            Assert.Equal("<p>site</p>\na\n", await controller.InsideAsync(name, "m", "cat", "/srv/site/index.html", "/srv/site/sub/a.txt"));
+            Assert.Equal("root:root\n", await controller.InsideAsync(name, "m", "stat", "-c", "%U:%G", "/srv/site/sub/a.txt"));
+        }
+        finally
+        {
+            await controller.DownIfUpAsync(name);
+        }
+    }
+
+    [HostFact]
     public async Task Editing_stage_3_of_5_reruns_exactly_stages_3_4_and_5_and_an_unchanged_lab_reruns_nothing()
     {
         var name = TestLab.Name("edit");

@@ -149,8 +149,11 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
                 stages:
                   - name: one
                     files: { /etc/motd: ./motd }
+                    host: mkdir -p "$ROOT/etc" && echo "made on the host for $MACHINE" > "$ROOT/etc/from-host"
                     run: echo one > /one
                     checks:
+                      - file: /etc/from-host
+                        contains: made on the host for pc
                       - file: /one
                         contains: one
                       - ping: 10.234.0.1
@@ -161,7 +164,7 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
                     checks:
                       - command: cat /two /etc/motd
                         stdout: two
-                      - console: 'login:'
+                      - console: 'root \(automatic login\)'
             """);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
@@ -169,7 +172,7 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
             var result = await controller.UpAsync(lab, new Lifecycle.UpOptions(), CancellationToken.None);
 
             Assert.True(result.Failures.Count == 0, string.Join(Environment.NewLine, result.Failures));
-            Assert.Equal(5, result.Checks.Count);
+            Assert.Equal(6, result.Checks.Count);
             Assert.All(result.Checks, c => Assert.True(c.Outcome == CheckOutcome.Passed, $"{c.Machine}/{c.Stage}: {c.Name}: {c.Message}"));
             var exec = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "exec", $"{name}/pc", "--", "cat", "/two");
             Assert.Equal((0, "two\n"), (exec.ExitCode, exec.Stdout));

@@ -18,6 +18,12 @@ internal static class ShellCommand
             var controller = cli.Controller(result);
             var (lab, found) = controller.FindMachine(result.GetValue(machine)!);
             var session = controller.SessionOf(lab, found);
+            if (session is VmSession vm)
+            {
+                // A VM's shell is its serial console, where root is logged in by itself.
+                await ConsoleCommand.AttachAsync(cli, vm, $"{lab.Lab}/{found.Name}", cancellationToken);
+                return 0;
+            }
             var term = Environment.GetEnvironmentVariable("TERM") ?? "xterm";
             var shell = session.Enter([$"TERM={term}", "/bin/sh", "-c", "cd /root 2>/dev/null; exec \"$(command -v bash || echo /bin/sh)\" -l"]);
             return await AttachedProcess.RunAsync(shell, cancellationToken);

@@ -125,9 +125,9 @@ public static partial class LabParser
                 reader.Error(imageNode, $"{what} image: a VM boots the kernel of its image and is driven by its guest agent: add {string.Join(" and ", missing)} to the packages of image '{image.Name}'");
                 ok = false;
             }
-            foreach (var stage in stages.Where(s => s.Host is not null || s.Ansible is not null))
+            foreach (var stage in stages.Where(s => s.Ansible is not null))
             {
-                reader.Error(fields["stages"], $"{what} stage '{stage.Name}': {(stage.Host is not null ? "host: works on a container's root; a VM's root is its disk" : "ansible: does not reach VMs yet")}");
+                reader.Error(fields["stages"], $"{what} stage '{stage.Name}': ansible: does not reach VMs yet");
                 ok = false;
             }
             return ok;

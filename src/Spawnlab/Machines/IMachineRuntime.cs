@@ -69,6 +69,9 @@ public abstract record MachineSession(string Machine)
         return shell.RunAsync(command.ThrowOnFailure ? host : host.WithoutThrowing(), cancellationToken);
     }
 
+    /// <summary>Whether the machine's root is a folder of the host (a container's) that a host script may write into.</summary>
+    public virtual bool RootOnHost => true;
+
     /// <summary>Makes what the machine wrote safe to snapshot (its writes flushed to its root); nothing to do for a container.</summary>
     public virtual Task SettleAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

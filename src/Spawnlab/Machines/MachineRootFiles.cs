@@ -133,6 +133,16 @@ public static class MachineRootFiles
 
                 """);
         }
+        // Its serial console logs root in: it is reached only through a socket of the host that root alone opens,
+        // and it is what `spawnlab shell` and `console` attach to.
+        Directory.CreateDirectory(At("etc/systemd/system/serial-getty@ttyS0.service.d"));
+        File.WriteAllText(At("etc/systemd/system/serial-getty@ttyS0.service.d/spawnlab-autologin.conf"), """
+            # Written by Spawnlab: the serial console of a lab's VM logs root in
+            [Service]
+            ExecStart=
+            ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 - $TERM
+
+            """);
         foreach (var (link, target) in new[]
         {
             ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),

@@ -112,6 +112,8 @@ public sealed record VmSession(string Machine, string ConsoleLog, string Console
         return result;
     }
 
+    public override bool RootOnHost => false;
+
     public override Task SettleAsync(CancellationToken cancellationToken) =>
         AgentSocket is null ? Task.CompletedTask : new GuestAgent(AgentSocket).SyncAsync(cancellationToken);
 

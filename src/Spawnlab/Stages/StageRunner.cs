@@ -55,9 +55,13 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         foreach (var file in stage.Files)
             await StepAsync(context, stage, logFile, $"copying {file.SourceAsWritten} to {file.MachinePath}", () => CopyAsync(context, file, logFile, cancellationToken));
 
-        if (stage.Host is { } hostScript)
+        if (stage.Host is { } hostScript && !context.Session.RootOnHost)
         {
-            var command = HostCommand.Of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", NoLinksInRoot, "sh", hostScript)
+            await HostScriptForVmAsync(context, stage, hostScript, logFile, cancellationToken);
+        }
+        else if (stage.Host is not null)
+        {
+            var command = HostCommand.Of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", NoLinksInRoot, "sh", stage.Host)
                 .WithEnvironment("ROOT", context.Root)
                 .WithEnvironment("MACHINE", context.Machine)
                 .WithEnvironment("LAB", context.Lab.Name)
@@ -78,6 +82,39 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         {
             var command = new MachineCommand(["/bin/sh", "-e", "-c", script]) { LogFile = logFile };
             await StepAsync(context, stage, logFile, "run script", () => context.Session.RunAsync(shell, command, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// A VM's root is a disk, not a folder of the host: its host script gets an empty folder as $ROOT, and what the
+    /// script leaves there is copied into the VM's root afterwards (owned by root, as `files:` copies), so that a
+    /// script that writes into $ROOT works as on a container. A script that reads the machine's files from $ROOT sees none.
+    /// </summary>
+    private async Task HostScriptForVmAsync(StageContext context, StageDefinition stage, string script, string logFile, CancellationToken cancellationToken)
+    {
+        var staging = Directory.CreateTempSubdirectory("spawnlab-root-").FullName;
+        var archive = Path.GetTempFileName();
+        try
+        {
+            var command = HostCommand.Of("/bin/sh", "-e", "-c", script)
+                .WithEnvironment("ROOT", staging)
+                .WithEnvironment("MACHINE", context.Machine)
+                .WithEnvironment("LAB", context.Lab.Name)
+                .WithWorkingDirectory(context.Lab.Directory)
+                .WithStandardInput("")
+                .LoggedTo(logFile);
+            await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
+            if (!Directory.EnumerateFileSystemEntries(staging).Any())
+                return;
+            await using (var tar = File.Create(archive))
+                await TarFile.CreateFromDirectoryAsync(staging, tar, includeBaseDirectory: false, cancellationToken);
+            var copy = new MachineCommand(["/bin/sh", "-c", "tar -C / --no-same-owner --no-overwrite-dir -xf -"]) { StandardInputFile = archive, LogFile = logFile };
+            await StepAsync(context, stage, logFile, "copying what the host script put in $ROOT", () => context.Session.RunAsync(shell, copy, cancellationToken));
+        }
+        finally
+        {
+            File.Delete(archive);
+            Directory.Delete(staging, recursive: true);
         }
     }
 
@@ -127,7 +164,8 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         var archive = Path.GetTempFileName();
         try
         {
-            await TarFile.CreateFromDirectoryAsync(file.Source, archive, includeBaseDirectory: false, cancellationToken);
+            await using (var tar = File.Create(archive))
+                await TarFile.CreateFromDirectoryAsync(file.Source, tar, includeBaseDirectory: false, cancellationToken);
             var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
             {
                 StandardInputFile = archive,

@@ -58,7 +58,7 @@ public sealed class VmLabFileSpecs : IDisposable
     [InlineData("  pc:\n    image: base\n    memory: 1G", "'memory' is a VM's key; add 'kind: vm' or remove it")]
     [InlineData("  pc:\n    kind: vm\n    boot: network\n    binds: [ './x:/x' ]\n    networks: { lan: { dhcp: true } }", "'binds' is a container's key; a VM (kind: vm) has none")]
     [InlineData("  pc:\n    kind: vm\n    image: base", "add linux-image-amd64 and qemu-guest-agent to the packages of image 'base'")]
-    [InlineData("  pc:\n    kind: vm\n    image: base\n    stages: [ { name: s, host: 'true' } ]", "host: works on a container's root; a VM's root is its disk")]
+    [InlineData("  pc:\n    kind: vm\n    image: base\n    stages: [ { name: s, ansible: { playbook: ./lab.yaml } } ]", "ansible: does not reach VMs yet")]
     [InlineData("  pc:\n    kind: box", "kind: expected container or vm, found 'box'")]
     [InlineData("  pc:\n    kind: vm\n    boot: network\n    memory: lots\n    networks: { lan: { dhcp: true } }", "memory: expected a size such as 512M or 2G")]
     [InlineData("  pc:\n    kind: vm\n    boot: network\n    memory: 1M\n    networks: { lan: { dhcp: true } }", "memory: 1M is out of bounds")]
