@@ -234,4 +234,42 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         Assert.False(Booting());
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
+
+    [HostFact]
+    public async Task Clean_force_takes_down_a_lab_with_a_running_VM_whose_state_is_lost_taps_included()
+    {
+        var name = TestLab.Name("vmf");
+        var lab = _files.Write($$"""
+            lab: {{name}}
+            images:
+              vm:
+                bootstrap: debootstrap
+                suite: bookworm
+                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
+            networks:
+              lan: { subnet: 10.233.9.0/24, host: 10.233.9.1 }
+            machines:
+              pc:
+                kind: vm
+                image: vm
+                networks: { lan: { address: 10.233.9.10/24 } }
+            """);
+        var controller = host.Controller(DriverChoice.Btrfs);
+        try
+        {
+            var state = await controller.UpCleanlyAsync(lab);
+            var tap = state.Machines["pc"].Interfaces[0].HostVeth;
+            Assert.True(await HostProbe.LinkExistsAsync(tap));
+            File.Delete(Path.Combine(controller.Store.LabDirectory(name), "state.json"));
+
+            var removed = await controller.ForceCleanAsync(name, CancellationToken.None);
+
+            Assert.Contains($"lab {name}: tap {tap}", removed);
+        }
+        finally
+        {
+            await controller.DownIfUpAsync(name);
+        }
+        Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
+    }
 }

@@ -31,6 +31,18 @@ public sealed class IpTool(IHost host)
         await shell.RunAsync("ip", ["link", "set", name, "addrgenmode", "none", "master", bridge, "up"], cancellationToken);
     }
 
+    /// <summary>The taps (a VM's NICs) that are ports of a bridge.</summary>
+    public async Task<IReadOnlyList<string>> TapsOnAsync(string bridge, CancellationToken cancellationToken)
+    {
+        var result = await shell.RunAsync(HostCommand.Of("ip", "-d", "-j", "link", "show", "master", bridge).WithoutThrowing(), cancellationToken);
+        if (!result.Succeeded || result.StandardOutput.Trim().Length == 0)
+            return [];
+        using var document = JsonDocument.Parse(result.StandardOutput);
+        return [.. document.RootElement.EnumerateArray()
+            .Where(l => l.TryGetProperty("linkinfo", out var info) && info.TryGetProperty("info_kind", out var kind) && kind.GetString() == "tun")
+            .Select(l => l.GetProperty("ifname").GetString()!)];
+    }
+
     /// <summary>Deletes these links where they exist, in one run of ip (one already gone is no error).</summary>
     public async Task DeleteLinksAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken)
     {

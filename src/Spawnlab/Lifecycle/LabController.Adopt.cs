@@ -12,9 +12,9 @@ public sealed partial class LabController
     /// <summary>
     /// Takes a lab down whatever became of its state: from its record if it reads; otherwise (the state file was
     /// deleted, truncated or edited beyond reading) from what the host holds under the lab's names, found as
-    /// Spawnlab names them: its machines (roots in the pool, systemd-nspawn processes of MACHINE.LAB), their network
-    /// namespaces and cgroups, its nftables table, the bridges that table names with the MAC Spawnlab gave them, its
-    /// dnsmasq processes, its snapshots. What another lab records is left alone. Running machines are killed.
+    /// Spawnlab names them: its machines (roots in the pool, systemd-nspawn and QEMU processes of MACHINE.LAB), their
+    /// network namespaces and cgroups, its nftables table, the bridges that table names with the MAC Spawnlab gave them
+    /// and the VMs' taps on them, its dnsmasq processes, its snapshots. What another lab records is left alone. Running machines are killed.
     /// </summary>
     public async Task<IReadOnlyList<string>> ForceCleanAsync(string labName, CancellationToken cancellationToken)
     {
@@ -50,6 +50,12 @@ public sealed partial class LabController
         {
             if (host.MacOf(bridge) == mac && Store.LoadAll().All(l => !l.Objects.Contains(new HostObject(HostObjectKind.Bridge, bridge))))
             {
+                // The taps of the lab's VMs on it: a state that is lost no longer names them.
+                foreach (var tap in await _ip.TapsOnAsync(bridge, cancellationToken))
+                {
+                    await _ip.DeleteLinkAsync(tap, cancellationToken);
+                    removed.Add($"lab {labName}: tap {tap}");
+                }
                 await _ip.DeleteLinkAsync(bridge, cancellationToken);
                 removed.Add($"lab {labName}: bridge {bridge}");
             }
