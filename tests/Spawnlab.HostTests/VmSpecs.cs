@@ -126,46 +126,51 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
 
+    /// <summary>A lab of one image-booted VM, pc, on network lan of <paramref name="net"/>.0/24, with these lines of its own (stages).</summary>
+    private LabDefinition ImageVmLab(string name, string net, string machine) => _files.Write($$"""
+        lab: {{name}}
+        images:
+          vm:
+            bootstrap: debootstrap
+            suite: bookworm
+            packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
+        networks:
+          lan: { subnet: {{net}}.0/24, host: {{net}}.1 }
+        machines:
+          pc:
+            kind: vm
+            image: vm
+            memory: 512M
+            networks: { lan: { address: {{net}}.10/24 } }
+        {{string.Join('\n', machine.Split('\n').Select(line => "    " + line))}}
+        """);
+
     [HostFact]
     public async Task An_image_booted_VM_runs_stages_through_its_agent_is_restored_to_its_first_and_answers_every_check()
     {
         var name = TestLab.Name("vmi");
         File.WriteAllText(Path.Combine(_files.Directory, "motd"), "a VM of the lab\n");
-        var lab = _files.Write($$"""
-            lab: {{name}}
-            images:
-              vm:
-                bootstrap: debootstrap
-                suite: bookworm
-                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
-            networks:
-              lan: { subnet: 10.234.0.0/24, host: 10.234.0.1 }
-            machines:
-              pc:
-                kind: vm
-                memory: 512M
-                image: vm
-                networks: { lan: { address: 10.234.0.10/24 } }
-                stages:
-                  - name: one
-                    files: { /etc/motd: ./motd }
-                    host: mkdir -p "$ROOT/etc" && echo "made on the host for $MACHINE" > "$ROOT/etc/from-host"
-                    run: echo one > /one
-                    checks:
-                      - file: /etc/from-host
-                        contains: made on the host for pc
-                      - file: /one
-                        contains: one
-                      - ping: 10.234.0.1
-                      - command: ip -4 -o addr show dev lan
-                        stdout: 10\.234\.0\.10/24
-                  - name: two
-                    run: echo two > /two
-                    checks:
-                      - command: cat /two /etc/motd
-                        stdout: two
-                      - console: 'root \(automatic login\)'
-            """);
+        var lab = ImageVmLab(name, "10.234.0", """
+        stages:
+          - name: one
+            files: { /etc/motd: ./motd }
+            host: mkdir -p "$ROOT/etc" && echo "made on the host for $MACHINE" > "$ROOT/etc/from-host"
+            run: echo one > /one
+            checks:
+              - file: /etc/from-host
+                contains: made on the host for pc
+              - file: /one
+                contains: one
+              - ping: 10.234.0.1
+              - command: ip -4 -o addr show dev lan
+                stdout: 10\.234\.0\.10/24
+          - name: two
+            run: echo two > /two
+            checks:
+              - command: cat /two /etc/motd
+                stdout: two
+              - console: 'root \(automatic login\)'
+        """);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {
@@ -197,24 +202,11 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
     public async Task A_SIGKILL_while_a_VM_boots_leaves_a_lab_that_the_next_up_finishes_and_down_removes()
     {
         var name = TestLab.Name("vmk");
-        var lab = _files.Write($$"""
-            lab: {{name}}
-            images:
-              vm:
-                bootstrap: debootstrap
-                suite: bookworm
-                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
-            networks:
-              lan: { subnet: 10.233.7.0/24, host: 10.233.7.1 }
-            machines:
-              pc:
-                kind: vm
-                image: vm
-                networks: { lan: { address: 10.233.7.10/24 } }
-                stages:
-                  - name: one
-                    run: echo one > /one
-            """);
+        var lab = ImageVmLab(name, "10.233.7", """
+        stages:
+          - name: one
+            run: echo one > /one
+        """);
         var stateDirectory = host.Options(DriverChoice.Btrfs).StateDirectory;
         var controller = host.Controller(DriverChoice.Btrfs);
         bool Booting() => HostProbe.ProcessesNamed("qemu-system-x86_64").Any(p => p.CommandLine.Contains($"guest=pc.{name} ", StringComparison.Ordinal));
@@ -239,21 +231,7 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
     public async Task Clean_force_takes_down_a_lab_with_a_running_VM_whose_state_is_lost_taps_included()
     {
         var name = TestLab.Name("vmf");
-        var lab = _files.Write($$"""
-            lab: {{name}}
-            images:
-              vm:
-                bootstrap: debootstrap
-                suite: bookworm
-                packages: [linux-image-amd64, qemu-guest-agent, iputils-ping]
-            networks:
-              lan: { subnet: 10.233.9.0/24, host: 10.233.9.1 }
-            machines:
-              pc:
-                kind: vm
-                image: vm
-                networks: { lan: { address: 10.233.9.10/24 } }
-            """);
+        var lab = ImageVmLab(name, "10.233.9", "");
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {

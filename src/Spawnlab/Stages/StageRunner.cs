@@ -61,13 +61,8 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
         }
         else if (stage.Host is not null)
         {
-            var command = HostCommand.Of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", NoLinksInRoot, "sh", stage.Host)
-                .WithEnvironment("ROOT", context.Root)
-                .WithEnvironment("MACHINE", context.Machine)
-                .WithEnvironment("LAB", context.Lab.Name)
-                .WithWorkingDirectory(context.Lab.Directory)
-                .WithStandardInput("")
-                .LoggedTo(logFile);
+            var command = HostScript(HostCommand.Of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", NoLinksInRoot, "sh", stage.Host),
+                context, context.Root, logFile);
             await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
         }
 
@@ -93,30 +88,27 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
     private async Task HostScriptForVmAsync(StageContext context, StageDefinition stage, string script, string logFile, CancellationToken cancellationToken)
     {
         var staging = Directory.CreateTempSubdirectory("spawnlab-root-").FullName;
-        var archive = Path.GetTempFileName();
         try
         {
-            var command = HostCommand.Of("/bin/sh", "-e", "-c", script)
-                .WithEnvironment("ROOT", staging)
-                .WithEnvironment("MACHINE", context.Machine)
-                .WithEnvironment("LAB", context.Lab.Name)
-                .WithWorkingDirectory(context.Lab.Directory)
-                .WithStandardInput("")
-                .LoggedTo(logFile);
+            var command = HostScript(HostCommand.Of("/bin/sh", "-e", "-c", script), context, staging, logFile);
             await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
-            if (!Directory.EnumerateFileSystemEntries(staging).Any())
-                return;
-            await using (var tar = File.Create(archive))
-                await TarFile.CreateFromDirectoryAsync(staging, tar, includeBaseDirectory: false, cancellationToken);
-            var copy = new MachineCommand(["/bin/sh", "-c", "tar -C / --no-same-owner --no-overwrite-dir -xf -"]) { StandardInputFile = archive, LogFile = logFile };
-            await StepAsync(context, stage, logFile, "copying what the host script put in $ROOT", () => context.Session.RunAsync(shell, copy, cancellationToken));
+            if (Directory.EnumerateFileSystemEntries(staging).Any())
+                await StepAsync(context, stage, logFile, "copying what the host script put in $ROOT", () => CopyFolderAsync(context, staging, "/", logFile, cancellationToken));
         }
         finally
         {
-            File.Delete(archive);
             Directory.Delete(staging, recursive: true);
         }
     }
+
+    /// <summary>A host script's command: $ROOT, $MACHINE and $LAB set, run from the lab's folder, its output in the stage's log.</summary>
+    private static HostCommand HostScript(HostCommand command, StageContext context, string root, string logFile) =>
+        command.WithEnvironment("ROOT", root)
+            .WithEnvironment("MACHINE", context.Machine)
+            .WithEnvironment("LAB", context.Lab.Name)
+            .WithWorkingDirectory(context.Lab.Directory)
+            .WithStandardInput("")
+            .LoggedTo(logFile);
 
     /// <summary>
     /// The machine fills its root with what it likes, links to host paths included, while a host script writes into it
@@ -161,12 +153,22 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
             await context.Session.RunAsync(shell, command, cancellationToken);
             return;
         }
+        await CopyFolderAsync(context, file.Source, file.MachinePath, logFile, cancellationToken);
+    }
+
+    /// <summary>
+    /// A folder of the host into the machine, as a tar archive unpacked inside by root: files owned by root, folders
+    /// that exist there kept as they are (their owner and mode are the machine's).
+    /// </summary>
+    private async Task CopyFolderAsync(StageContext context, string source, string machinePath, string logFile, CancellationToken cancellationToken)
+    {
         var archive = Path.GetTempFileName();
         try
         {
+            // Through a stream: TarFile refuses to write to a file that exists, as the temporary file does.
             await using (var tar = File.Create(archive))
-                await TarFile.CreateFromDirectoryAsync(file.Source, tar, includeBaseDirectory: false, cancellationToken);
-            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner -xf -", "sh", file.MachinePath])
+                await TarFile.CreateFromDirectoryAsync(source, tar, includeBaseDirectory: false, cancellationToken);
+            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner --no-overwrite-dir -xf -", "sh", machinePath])
             {
                 StandardInputFile = archive,
                 LogFile = logFile,
