@@ -106,6 +106,36 @@ public static class HostProbe
             Environment = { ["ANSIBLE_COLLECTIONS_PATH"] = Path.Combine(Path.GetTempPath(), "spawnlab-hosttests-collections") },
         };
 
+    /// <summary>
+    /// The built CLI on a terminal of its own (script(1) makes one), typed <paramref name="typed"/> a piece at a time:
+    /// the first after three seconds, each next two seconds later. Returns what the terminal showed.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> CliOnTerminalAsync(string stateDirectory, IReadOnlyList<string> typed, params string[] arguments)
+    {
+        var cli = CliStartInfo(stateDirectory, arguments);
+        var command = string.Join(' ', cli.ArgumentList.Prepend(cli.FileName).Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+        var info = new ProcessStartInfo("script", ["-qfec", command, "/dev/null"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        foreach (var piece in typed)
+        {
+            await process.StandardInput.WriteAsync(piece);
+            await process.StandardInput.FlushAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        process.StandardInput.Close();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output + await error);
+    }
+
     public static async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(string stateDirectory, string? stdin, params string[] arguments)
     {
         var info = CliStartInfo(stateDirectory, arguments);

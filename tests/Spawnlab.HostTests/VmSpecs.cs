@@ -126,10 +126,13 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
     }
 
-    /// <summary>A lab of one image-booted VM, pc, on network lan of <paramref name="net"/>.0/24, with these lines of its own (stages).</summary>
-    private LabDefinition ImageVmLab(string name, string net, string machine) => _files.Write($$"""
+    /// <summary>
+    /// A lab of one image-booted VM, pc, on network lan of <paramref name="net"/>.0/24, with these lines of its own
+    /// (stages), and these other machines (containers of image base).
+    /// </summary>
+    private LabDefinition ImageVmLab(string name, string net, string machine, string others = "") => _files.Write($$"""
         lab: {{name}}
-        images:
+        {{TestLab.Image}}
           vm:
             bootstrap: debootstrap
             suite: bookworm
@@ -143,10 +146,11 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
             memory: 512M
             networks: { lan: { address: {{net}}.10/24 } }
         {{string.Join('\n', machine.Split('\n').Select(line => "    " + line))}}
+        {{string.Join('\n', others.Split('\n').Select(line => "  " + line))}}
         """);
 
     [HostFact]
-    public async Task An_image_booted_VM_runs_stages_through_its_agent_is_restored_to_its_first_and_answers_every_check()
+    public async Task An_image_booted_VM_runs_stages_through_its_agent_is_restored_rolled_back_with_a_container_and_reached_on_its_console()
     {
         var name = TestLab.Name("vmi");
         File.WriteAllText(Path.Combine(_files.Directory, "motd"), "a VM of the lab\n");
@@ -165,11 +169,21 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
               - command: ip -4 -o addr show dev lan
                 stdout: 10\.234\.0\.10/24
           - name: two
+            after: [ srv/s2 ]
             run: echo two > /two
             checks:
               - command: cat /two /etc/motd
                 stdout: two
               - console: 'root \(automatic login\)'
+        """, """
+        srv:
+          image: base
+          networks: { lan: { address: 10.234.0.20/24 } }
+          stages:
+            - name: s1
+              run: echo s1 > /s1
+            - name: s2
+              run: echo s2 > /s2
         """);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
@@ -190,6 +204,25 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
             Assert.Equal(1, gone.ExitCode);
             Assert.Contains("one", gone.Stdout, StringComparison.Ordinal);
             Assert.Contains("/two: No such file", gone.Stderr, StringComparison.Ordinal);
+
+            // Two again; then srv back to s1 takes pc back to one, whose stage two waited for srv/s2.
+            await controller.UpCleanlyAsync(lab);
+            var rolledBack = await controller.RollbackAsync($"{name}/srv/s1", CancellationToken.None);
+            Assert.Contains(rolledBack, line => line.Contains("pc", StringComparison.Ordinal));
+            state = controller.Store.Load(name)!;
+            Assert.Equal([false, true], state.Machines["srv"].Stages.Select(s => s.Status == State.StageStatus.Pending));
+            Assert.Equal([false, true], state.Machines["pc"].Stages.Select(s => s.Status == State.StageStatus.Pending));
+            var after = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "exec", $"{name}/pc", "--", "ls", "/");
+            Assert.Equal(0, after.ExitCode);
+            Assert.Contains("one", after.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("two", after.Stdout, StringComparison.Ordinal);
+
+            // A terminal on its serial console: a line typed there runs in the VM; Ctrl-] leaves.
+            var console = await HostProbe.CliOnTerminalAsync(host.Options(DriverChoice.Btrfs).StateDirectory,
+                ["\r", "echo console-$((6*7))\r", "\u001d"], "console", $"{name}/pc");
+            Assert.True(console.ExitCode == 0, console.Output);
+            Assert.Contains($"connected to the serial console of {name}/pc; Ctrl-] leaves", console.Output, StringComparison.Ordinal);
+            Assert.Contains("console-42", console.Output, StringComparison.Ordinal);
         }
         finally
         {
