@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Spawnlab.Host;
 using Spawnlab.Labs;
 using Spawnlab.Pool;
@@ -8,71 +5,67 @@ using Spawnlab.Pool;
 namespace Spawnlab.Images;
 
 /// <summary>
-/// Bootstrapped base images, stored read-only in the pool under a key derived from their definition,
-/// so that a second lab, or a second <c>up</c>, with the same definition reuses the image.
+/// Images, stored read-only in the pool under a key derived from what they are made of (<see cref="ImageKeys"/>), so
+/// that a second lab, or a second <c>up</c>, with the same definition reuses the image. Each is made under a temporary
+/// name and only then put in place, with its log beside it (NAME-KEY.log).
 /// </summary>
 public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<string> progress)
 {
-    /// <summary>What every image needs to boot as a machine and be driven by Spawnlab.</summary>
-    public static readonly IReadOnlyList<string> RequiredPackages = ["systemd", "systemd-sysv", "dbus", "iproute2", "systemd-resolved"];
+    private static readonly SemaphoreSlim MakeGate = new(1, 1);
 
-    private static readonly SemaphoreSlim BootstrapGate = new(1, 1);
+    public string PathOf(ImageDefinition image, IReadOnlyDictionary<string, ImageDefinition> images) =>
+        Path.Combine(pool.ImagesDirectory, ImageKeys.FolderName(image, images));
 
-    public static string Key(ImageDefinition image)
+    /// <summary>The log of the making of the image at <paramref name="path"/>.</summary>
+    public static string LogOf(string path) => path + ".log";
+
+    /// <summary>The image's root, made first (and its parent's, for from:) when it is not in the pool.</summary>
+    public async Task<string> EnsureAsync(ImageDefinition image, IReadOnlyDictionary<string, ImageDefinition> images, CancellationToken cancellationToken)
     {
-        var canonical = JsonSerializer.Serialize(new
-        {
-            image.Bootstrap,
-            image.Suite,
-            image.Mirror,
-            Packages = image.Packages.Concat(RequiredPackages).Distinct().Order(StringComparer.Ordinal).ToArray(),
-            image.Setup,
-        });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))[..16];
-    }
-
-    public string PathOf(ImageDefinition image) => Path.Combine(pool.ImagesDirectory, $"{image.Name}-{Key(image)}");
-
-    public bool Exists(ImageDefinition image) => Directory.Exists(PathOf(image));
-
-    public async Task<string> EnsureAsync(ImageDefinition image, CancellationToken cancellationToken)
-    {
-        var path = PathOf(image);
+        var path = PathOf(image, images);
         if (Directory.Exists(path))
             return path;
-        // Two machines of one lab may share an image: bootstrap it once.
-        await BootstrapGate.WaitAsync(cancellationToken);
+        var parent = image.From is { } from ? await EnsureAsync(images[from], images, cancellationToken) : null;
+        // Two machines of one lab may share an image: make it once.
+        await MakeGate.WaitAsync(cancellationToken);
         try
         {
-            if (Directory.Exists(path))
-                return path;
-            await BootstrapAsync(image, path, cancellationToken);
+            if (!Directory.Exists(path))
+                await MakeAsync(image, path, parent, cancellationToken);
             return path;
         }
         finally
         {
-            BootstrapGate.Release();
+            MakeGate.Release();
         }
     }
 
-    private async Task BootstrapAsync(ImageDefinition image, string path, CancellationToken cancellationToken)
+    private async Task MakeAsync(ImageDefinition image, string path, string? parent, CancellationToken cancellationToken)
     {
-        // Built under a temporary name and only then put in place read-only: an interrupted bootstrap leaves
-        // nothing that looks like a usable image.
+        // Made under a temporary name and only then put in place read-only: an interrupted making leaves nothing that
+        // looks like a usable image (what an interrupted one left, under the pid of the process that was killed, goes).
         var temporary = Leftovers.Temporary(pool.ImagesDirectory, $"{Path.GetFileName(path)}-{Environment.ProcessId}");
-        // What an interrupted bootstrap of the same image left (under the pid of the process that was killed).
         foreach (var leftover in Directory.EnumerateDirectories(pool.ImagesDirectory, $"{Leftovers.TemporaryPrefix}{Path.GetFileName(path)}-*").ToList())
             await pool.DeleteAsync(leftover, cancellationToken);
-        await pool.Driver.CreateAsync(temporary, cancellationToken);
+        var log = LogOf(path);
+        File.WriteAllText(log, "");
+        if (parent is null)
+            await pool.Driver.CreateAsync(temporary, cancellationToken);
+        else
+            await pool.Driver.CloneAsync(parent, temporary, readOnly: false, cancellationToken);
         try
         {
-            var packages = image.Packages.Concat(RequiredPackages).Distinct().ToList();
-            var mirror = image.Mirror ?? HostMirror.Find(image.Suite);
-            progress.Report($"bootstrapping image {image.Name} ({image.Suite}, {packages.Count} packages) from {mirror}");
-            await shell.RunAsync("debootstrap",
-                ["--variant=minbase", $"--include={string.Join(',', packages)}", image.Suite, temporary, mirror],
-                cancellationToken);
-            await PrepareAsync(image, temporary, cancellationToken);
+            var methods = new ImageMethods(shell, image, temporary, log, progress);
+            await (image.Bootstrap switch
+            {
+                ImageDefinition.TarballMethod => methods.UnpackAsync(cancellationToken),
+                ImageDefinition.CommandMethod => methods.RunCommandAsync(cancellationToken),
+                ImageDefinition.Derived => methods.InstallAsync(cancellationToken),
+                _ => methods.DebootstrapAsync(cancellationToken),
+            });
+            await methods.PrepareAsync(cancellationToken);
+            if (Unbootable(temporary) is { } missing)
+                throw new SpawnlabException($"image {image.Name} cannot boot as a machine: {missing}");
             if (pool.Driver is BtrfsDriver)
             {
                 await pool.Driver.CloneAsync(temporary, path, readOnly: true, cancellationToken);
@@ -91,23 +84,14 @@ public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<str
         }
     }
 
-    private async Task PrepareAsync(ImageDefinition image, string root, CancellationToken cancellationToken)
+    /// <summary>What a root lacks to boot as a machine (systemd as init, an os-release), or null.</summary>
+    public static string? Unbootable(string root)
     {
-        // Each machine gets its own machine-id and hostname when it is cloned; the image holds neither.
-        File.WriteAllText(Path.Combine(root, "etc/machine-id"), "");
-        File.Delete(Path.Combine(root, "etc/hostname"));
-        // systemd-resolved is there for machines that take DHCP leases, which turn it on; the others keep a plain resolv.conf.
-        await shell.RunAsync("sh", ["-c", "rm -f \"$1\"/etc/systemd/system/*/systemd-resolved.service \"$1\"/etc/systemd/system/dbus-org.freedesktop.resolve1.service && rm -f \"$1\"/etc/resolv.conf && : > \"$1\"/etc/resolv.conf", "sh", root], cancellationToken);
-        // apt's cache is of no use in a machine that never reaches a mirror.
-        await shell.RunAsync("sh", ["-c", "rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/*_Packages", "sh", root], cancellationToken);
-        if (image.Setup is { } setup)
-        {
-            progress.Report($"running setup of image {image.Name}");
-            await shell.RunAsync(
-                HostCommand.Of("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--pipe", "-D", root, "/bin/sh", "-e")
-                    .WithStandardInput(setup),
-                cancellationToken);
-            File.WriteAllText(Path.Combine(root, "etc/machine-id"), "");
-        }
+        var missing = new List<string>();
+        if (!new[] { "usr/lib/systemd/systemd", "lib/systemd/systemd" }.Any(p => File.Exists(Path.Combine(root, p))))
+            missing.Add("no systemd (/usr/lib/systemd/systemd): machines boot with systemd as their init; install systemd in the root");
+        if (!new[] { "etc/os-release", "usr/lib/os-release" }.Any(p => File.Exists(Path.Combine(root, p))))
+            missing.Add("no /etc/os-release or /usr/lib/os-release: systemd needs one to boot");
+        return missing.Count == 0 ? null : string.Join("; ", missing);
     }
 }

@@ -19,13 +19,36 @@ public sealed record LabDefinition(
     public IReadOnlyList<string> AuthorizedKeys { get; init; } = [];
 }
 
+/// <param name="Bootstrap">debootstrap, tarball, command, or from (a snapshot of <see cref="ImageDefinition.From"/> plus more).</param>
+/// <param name="Setup">A shell script run inside the new image (from the lab file, or the content of the file it names).</param>
 public sealed record ImageDefinition(
     string Name,
     string Bootstrap,
     string Suite,
     string? Mirror,
     IReadOnlyList<string> Packages,
-    string? Setup);
+    string? Setup)
+{
+    public const string Debootstrap = "debootstrap";
+    public const string TarballMethod = "tarball";
+    public const string CommandMethod = "command";
+    public const string Derived = "from";
+
+    /// <summary>tarball: the rootfs tarball (absolute): .tar, .tar.gz, .tgz, .tar.xz or .tar.zst.</summary>
+    public string? Tarball { get; init; }
+
+    /// <summary>command: a shell command run on the host in the lab file's folder, with ROOT (an empty folder to fill) and IMAGE set.</summary>
+    public string? Command { get; init; }
+
+    /// <summary>command: the files and folders (absolute) whose content is part of the image's key.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = [];
+
+    /// <summary>The folder a command runs in: the lab file's.</summary>
+    public string? Directory { get; init; }
+
+    /// <summary>from: the image this one is a snapshot of.</summary>
+    public string? From { get; init; }
+}
 
 public sealed record NetworkDefinition(
     string Name,

@@ -18,67 +18,226 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "bootstrap", "suite", "mirror", "packages", "setup");
-                var ok = true;
-                string bootstrap = "debootstrap";
-                if (fields.TryGetValue("bootstrap", out var bootstrapNode))
-                {
-                    var kind = reader.String(bootstrapNode, $"{what} bootstrap");
-                    if (kind is null)
-                        ok = false;
-                    else if (kind is not "debootstrap")
-                    {
-                        reader.Error(bootstrapNode, kind is "pacstrap" or "tarball" or "command"
-                            ? $"{what} bootstrap: '{kind}' is not supported by this version of Spawnlab yet; expected debootstrap"
-                            : $"{what} bootstrap: unknown method '{kind}', expected debootstrap");
-                        ok = false;
-                    }
-                    else
-                        bootstrap = kind;
-                }
-                var suite = "bookworm";
-                if (fields.TryGetValue("suite", out var suiteNode))
-                {
-                    if (reader.String(suiteNode, $"{what} suite") is { } s && SimpleName().IsMatch(s))
-                        suite = s;
-                    else
-                    {
-                        if (suiteNode is YamlScalarNode)
-                            reader.Error(suiteNode, $"{what} suite: expected a Debian suite name such as bookworm");
-                        ok = false;
-                    }
-                }
-                string? mirror = null;
-                if (fields.TryGetValue("mirror", out var mirrorNode))
-                {
-                    mirror = reader.String(mirrorNode, $"{what} mirror");
-                    if (mirror is not null && !(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"))
-                    {
-                        reader.Error(mirrorNode, $"{what} mirror: expected an http, https or file URL, found '{mirror}'");
-                        ok = false;
-                    }
-                }
-                var packages = new List<string>();
-                if (fields.TryGetValue("packages", out var packagesNode))
-                {
-                    foreach (var (package, packageNode) in reader.Strings(packagesNode, $"{what} packages"))
-                    {
-                        if (PackageName().IsMatch(package))
-                            packages.Add(package);
-                        else
-                        {
-                            reader.Error(packageNode, $"{what} packages: '{package}' is not a Debian package name");
-                            ok = false;
-                        }
-                    }
-                }
-                string? setup = null;
-                if (fields.TryGetValue("setup", out var setupNode))
-                    setup = reader.String(setupNode, $"{what} setup");
-                if (ok)
-                    images[name] = (new ImageDefinition(name, bootstrap, suite, mirror, packages, setup), keyNode);
+                var fields = reader.Fields(body, what, "bootstrap", "suite", "mirror", "packages", "setup", "tarball", "command", "inputs", "from");
+                if (Image(name, what, body, fields) is { } image)
+                    images[name] = (image, keyNode);
             }
+            CheckParents(images);
             return images;
+        }
+
+        /// <summary>The keys each way of making an image takes, besides setup.</summary>
+        private static readonly Dictionary<string, string[]> MethodKeys = new(StringComparer.Ordinal)
+        {
+            [ImageDefinition.Debootstrap] = ["suite", "mirror", "packages"],
+            [ImageDefinition.TarballMethod] = ["tarball"],
+            [ImageDefinition.CommandMethod] = ["command", "inputs"],
+            [ImageDefinition.Derived] = ["from", "packages"],
+        };
+
+        private static readonly string[] TarballSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
+
+        private ImageDefinition? Image(string name, string what, YamlMappingNode body, Dictionary<string, YamlNode> fields)
+        {
+            var method = Method(what, fields);
+            if (method is null)
+                return null;
+            var ok = true;
+            foreach (var (key, node) in fields.Where(f => f.Key is not ("bootstrap" or "setup") && !MethodKeys[method].Contains(f.Key)))
+            {
+                var owner = MethodKeys.Where(m => m.Value.Contains(key)).Select(m => m.Key == ImageDefinition.Derived ? "from:" : $"bootstrap: {m.Key}");
+                reader.Error(node, $"{what} {key}: only for {string.Join(" or ", owner)} images; this one is {(method == ImageDefinition.Derived ? "from: another image" : $"bootstrap: {method}")}"
+                    + (key == "packages" ? " (to add packages to it, make an image `from:` it)" : ""));
+                ok = false;
+            }
+            var suite = "bookworm";
+            if (fields.TryGetValue("suite", out var suiteNode))
+            {
+                if (reader.String(suiteNode, $"{what} suite") is { } value && SimpleName().IsMatch(value))
+                    suite = value;
+                else
+                {
+                    if (suiteNode is YamlScalarNode)
+                        reader.Error(suiteNode, $"{what} suite: expected a Debian suite name such as bookworm");
+                    ok = false;
+                }
+            }
+            string? mirror = null;
+            if (fields.TryGetValue("mirror", out var mirrorNode))
+            {
+                mirror = reader.String(mirrorNode, $"{what} mirror");
+                if (mirror is not null && !(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"))
+                {
+                    reader.Error(mirrorNode, $"{what} mirror: expected an http, https or file URL, found '{mirror}'");
+                    ok = false;
+                }
+            }
+            var packages = new List<string>();
+            if (fields.TryGetValue("packages", out var packagesNode))
+            {
+                foreach (var (package, packageNode) in reader.Strings(packagesNode, $"{what} packages"))
+                {
+                    if (PackageName().IsMatch(package))
+                        packages.Add(package);
+                    else
+                    {
+                        reader.Error(packageNode, $"{what} packages: '{package}' is not a Debian package name");
+                        ok = false;
+                    }
+                }
+            }
+            string? setup = null;
+            if (fields.TryGetValue("setup", out var setupNode))
+            {
+                setup = reader.String(setupNode, $"{what} setup");
+                if (setup is not null && SetupFile(setup) is { } file)
+                {
+                    var named = setup.Trim();
+                    setup = File.Exists(file) ? File.ReadAllText(file) : null;
+                    if (setup is null)
+                    {
+                        reader.Error(setupNode, $"{what} setup: file '{named}' does not exist (resolved to {file}); setup is a script, or ./FILE for a script in a file");
+                        ok = false;
+                    }
+                }
+            }
+            string? tarball = null;
+            if (fields.TryGetValue("tarball", out var tarballNode) && reader.String(tarballNode, $"{what} tarball") is { } tarballPath)
+            {
+                tarball = ImageInput(tarballNode, tarballPath, $"{what} tarball", file: true);
+                if (tarball is not null && !TarballSuffixes.Any(suffix => tarball.EndsWith(suffix, StringComparison.Ordinal)))
+                {
+                    reader.Error(tarballNode, $"{what} tarball: '{tarballPath}' is not a tarball by its name; expected one of {string.Join(", ", TarballSuffixes)}");
+                    tarball = null;
+                }
+            }
+            string? command = null;
+            if (fields.TryGetValue("command", out var commandNode))
+            {
+                command = reader.String(commandNode, $"{what} command");
+                if (command is not null && command.Trim().Length == 0)
+                {
+                    reader.Error(commandNode, $"{what} command: empty; expected a shell command that fills $ROOT");
+                    command = null;
+                }
+            }
+            var inputs = new List<string>();
+            if (fields.TryGetValue("inputs", out var inputsNode))
+            {
+                foreach (var (input, inputNode) in reader.Strings(inputsNode, $"{what} inputs"))
+                {
+                    if (ImageInput(inputNode, input, $"{what} inputs", file: false) is { } full)
+                        inputs.Add(full);
+                    else
+                        ok = false;
+                }
+            }
+            string? from = null;
+            if (fields.TryGetValue("from", out var fromNode))
+            {
+                from = reader.String(fromNode, $"{what} from");
+                if (from is not null && !_declaredImages.Contains(from))
+                {
+                    reader.Error(fromNode, $"{what} from: no image '{Printable(from)}' in this lab file{(_declaredImages.Count > 0 ? $"; images: {string.Join(", ", _declaredImages.Order(StringComparer.Ordinal))}" : "")}");
+                    from = null;
+                }
+                else if (from == name)
+                {
+                    reader.Error(fromNode, $"{what} from: an image cannot be made from itself");
+                    from = null;
+                }
+            }
+            var missing = method switch
+            {
+                ImageDefinition.TarballMethod when tarball is null => "tarball",
+                ImageDefinition.CommandMethod when command is null => "command",
+                ImageDefinition.Derived when from is null => "from",
+                _ => null,
+            };
+            if (missing is not null)
+            {
+                if (!fields.ContainsKey(missing))
+                    reader.Error(body, $"{what}: bootstrap: {method} needs the key '{missing}'");
+                return null;
+            }
+            if (!ok)
+                return null;
+            return new ImageDefinition(name, method, suite, mirror, packages, setup)
+            {
+                Tarball = tarball,
+                Command = command,
+                Inputs = inputs,
+                Directory = _directory,
+                From = from,
+            };
+        }
+
+        /// <summary>How the image is made: its bootstrap, or from when it derives from another image.</summary>
+        private string? Method(string what, Dictionary<string, YamlNode> fields)
+        {
+            if (fields.ContainsKey("from"))
+            {
+                if (fields.TryGetValue("bootstrap", out var both))
+                {
+                    reader.Error(both, $"{what}: bootstrap: and from: exclude each other; an image `from:` another is a snapshot of it");
+                    return null;
+                }
+                return ImageDefinition.Derived;
+            }
+            if (!fields.TryGetValue("bootstrap", out var bootstrapNode))
+            {
+                // The key that names the source says the method when bootstrap: is left out.
+                return fields.ContainsKey("tarball") ? ImageDefinition.TarballMethod
+                    : fields.ContainsKey("command") ? ImageDefinition.CommandMethod
+                    : ImageDefinition.Debootstrap;
+            }
+            var kind = reader.String(bootstrapNode, $"{what} bootstrap");
+            if (kind is null)
+                return null;
+            if (kind is ImageDefinition.Debootstrap or ImageDefinition.TarballMethod or ImageDefinition.CommandMethod)
+                return kind;
+            reader.Error(bootstrapNode, kind is "pacstrap"
+                ? $"{what} bootstrap: 'pacstrap' is not supported: no Arch mirror can be tested from here; make the root with pacstrap elsewhere and use bootstrap: tarball (or bootstrap: command)"
+                : $"{what} bootstrap: unknown method '{Printable(kind)}', expected debootstrap, tarball or command (or from: another image)");
+            return null;
+        }
+
+        /// <summary>The file a setup names (one word, ./x or ../x), resolved; null when setup is a script.</summary>
+        private string? SetupFile(string setup)
+        {
+            var word = setup.Trim();
+            if (word.Any(char.IsWhiteSpace) || !(word.StartsWith("./", StringComparison.Ordinal) || word.StartsWith("../", StringComparison.Ordinal)))
+                return null;
+            return Path.GetFullPath(Path.Combine(_directory, word));
+        }
+
+        /// <summary>A file or folder of the host an image is made from (relative to the lab file's folder or absolute), which must exist.</summary>
+        private string? ImageInput(YamlNode node, string path, string what, bool file)
+        {
+            var full = Path.GetFullPath(Path.Combine(_directory, path));
+            if (file ? File.Exists(full) : File.Exists(full) || System.IO.Directory.Exists(full))
+                return full;
+            reader.Error(node, $"{what}: '{path}' does not exist{(file && System.IO.Directory.Exists(full) ? " as a file (it is a folder)" : "")} (resolved to {full})");
+            return null;
+        }
+
+        /// <summary>Every from: leads to an image made another way, without a cycle.</summary>
+        private void CheckParents(Dictionary<string, (ImageDefinition Definition, YamlNode Node)> images)
+        {
+            foreach (var (name, (image, node)) in images.ToList())
+            {
+                var seen = new List<string> { name };
+                for (var parent = image.From; parent is not null && images.TryGetValue(parent, out var next); parent = next.Definition.From)
+                {
+                    if (seen.Contains(parent))
+                    {
+                        reader.Error(node, $"image '{name}': from: goes round in a circle: {string.Join(" -> ", seen.Append(parent))}");
+                        images.Remove(name);
+                        break;
+                    }
+                    seen.Add(parent);
+                }
+            }
         }
     }
 }

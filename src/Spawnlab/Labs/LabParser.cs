@@ -204,10 +204,10 @@ public static partial class LabParser
             else if (reader.String(nameNode, "lab") is { } labName)
                 name = CheckName(nameNode, labName, "lab", LabName(), MaxLabNameLength, "a lowercase letter followed by lowercase letters, digits or '-'");
 
+            // A reference to an image or network that is declared but invalid was already reported there.
+            _declaredImages = Declared(fields.GetValueOrDefault("images"));
             var images = fields.TryGetValue("images", out var imagesNode) ? Images(imagesNode) : [];
             var networks = fields.TryGetValue("networks", out var networksNode) ? Networks(networksNode) : [];
-            // A reference to an image or network that is declared but invalid was already reported there.
-            _declaredImages = Declared(imagesNode);
             _declaredNetworks = Declared(networksNode);
             CheckOverlaps(networks);
             var machines = new Dictionary<string, MachineDefinition>(StringComparer.Ordinal);

@@ -21,7 +21,7 @@ public sealed partial class LabController
             : null;
         var poolRoot = pool?.Root ?? Path.Combine(Path.GetFullPath(options.StateDirectory), "pool");
         var plan = UpPlanner.Plan(lab, Store.Load(lab.Name), up,
-            image => Path.Combine(poolRoot, "images", $"{image.Name}-{ImageStore.Key(image)}"),
+            image => Path.Combine(poolRoot, "images", ImageKeys.FolderName(image, lab.Images)),
             path => readable && Directory.Exists(path),
             (machine, key) => Path.Combine(poolRoot, "labs", lab.Name, "snapshots", machine, key));
         return (plan, caveat);

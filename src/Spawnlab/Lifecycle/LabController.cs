@@ -74,7 +74,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         // A network-booted VM has no image: its root is an empty disk.
         imagePaths[""] = "";
         foreach (var image in lab.Machines.Values.Where(m => m.HasImage).Select(m => m.Image).Distinct())
-            imagePaths[image] = await images.EnsureAsync(lab.Images[image], cancellationToken);
+            imagePaths[image] = await images.EnsureAsync(lab.Images[image], lab.Images, cancellationToken);
         var accel = await ChooseAccelAsync(lab, imagePaths, pool, cancellationToken);
 
         await UpNetworksAsync(lab, journal, up.Uplink, cancellationToken);

@@ -34,6 +34,8 @@ internal static partial class FakeLabShell
                 "ip" => Ip(host, [.. arguments], command.StandardInput ?? ""),
                 "nft" => Nft(Tables(host), [.. arguments], command.StandardInput ?? ""),
                 "debootstrap" => Debootstrap(arguments[^2]),
+                // An image's commands run logged to its log (HostCommand.LoggedTo): sh -c REDIRECT LOG debootstrap ….
+                "sh" when arguments.Contains("debootstrap") => Debootstrap(arguments[^2]),
                 "cp" or "rm" => Real(command),
                 "sh" when arguments.Contains(FakeRuntime.Program) => InMachine(command),
                 FakeRuntime.Program => InMachine(command),
@@ -114,6 +116,8 @@ internal static partial class FakeLabShell
         Directory.CreateDirectory(Path.Combine(target, "etc"));
         File.WriteAllText(Path.Combine(target, "etc/os-release"), "ID=debian\n");
         File.WriteAllText(Path.Combine(target, "etc/hostname"), "debootstrapped\n");
+        Directory.CreateDirectory(Path.Combine(target, "usr/lib/systemd"));
+        File.WriteAllText(Path.Combine(target, "usr/lib/systemd/systemd"), "");
         return Ok;
     }
 

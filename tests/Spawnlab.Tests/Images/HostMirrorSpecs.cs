@@ -26,13 +26,4 @@ public sealed class HostMirrorSpecs
     [Fact]
     public void The_mirror_is_read_from_a_one_line_sources_file() =>
         Assert.Equal("http://ftp.example/debian", HostMirror.FromOneLine("deb [arch=amd64] http://ftp.example/debian bookworm main\n", "bookworm"));
-
-    [Fact]
-    public void An_image_key_changes_with_its_definition_and_not_with_package_order()
-    {
-        var a = new ImageDefinition("base", "debootstrap", "bookworm", null, ["curl", "nginx"], null);
-        Assert.Equal(ImageStore.Key(a), ImageStore.Key(a with { Packages = ["nginx", "curl"] }));
-        Assert.NotEqual(ImageStore.Key(a), ImageStore.Key(a with { Setup = "echo hi" }));
-        Assert.NotEqual(ImageStore.Key(a), ImageStore.Key(a with { Suite = "trixie" }));
-    }
 }

@@ -23,7 +23,7 @@ public sealed class LifecycleSpecs : IDisposable
         var result = await _lab.UpAsync(_lab.Lab());
 
         Assert.Empty(result.Failures);
-        Assert.Single(_lab.Host.Shell.Commands, c => c.Program == "debootstrap");
+        Assert.Single(_lab.Host.Shell.Commands, c => c.Arguments.Contains("debootstrap"));
         Assert.Contains(HostNamesOf("lan"), _lab.Host.Links.Keys);
         Assert.Contains(Spawnlab.Networks.HostNames.NftTable("unit"), FakeLabShell.Tables(_lab.Host));
         Assert.Equal(["install", "schema", "data"], _lab.Written("db"));
