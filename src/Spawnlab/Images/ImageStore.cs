@@ -75,6 +75,7 @@ public sealed class ImageStore(IHostShell shell, StoragePool pool, IProgress<str
             {
                 Directory.Move(temporary, path);
             }
+            ImageRecord.Write(path, image, parent);
             progress.Report($"image {image.Name} ready");
         }
         catch

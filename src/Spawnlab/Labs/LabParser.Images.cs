@@ -35,7 +35,6 @@ public static partial class LabParser
             [ImageDefinition.Derived] = ["from", "packages"],
         };
 
-        private static readonly string[] TarballSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
 
         private ImageDefinition? Image(string name, string what, YamlMappingNode body, Dictionary<string, YamlNode> fields)
         {

@@ -22,6 +22,9 @@ public static partial class LabParser
     /// <summary>Deeper nesting than this is no lab file, and would exhaust the parser's stack.</summary>
     public const int MaxDepth = 32;
 
+    /// <summary>What a tarball's name ends with, for bootstrap: tarball and image export (tar finds the compression).</summary>
+    public static readonly IReadOnlyList<string> TarballSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
+
     public static LabDefinition ParseFile(string path)
     {
         var fullPath = Path.GetFullPath(path);
