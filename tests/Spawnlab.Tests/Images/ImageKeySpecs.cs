@@ -97,6 +97,20 @@ public sealed class ImageKeySpecs : IDisposable
     }
 
     [Fact]
+    public void The_progress_of_a_real_debootstrap_counts_its_packages_through_every_phase()
+    {
+        // The output of debootstrap --variant=minbase --include=systemd bookworm on Debian 12 (1.0.128).
+        var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "Images", "debootstrap.log"));
+        var seen = Enumerable.Range(1, lines.Length).Select(n => BootstrapProgress.Of(string.Join('\n', lines.Take(n)))).Distinct().ToList();
+
+        Assert.Contains("retrieving 100 packages", seen);
+        Assert.Contains("validating 100/100 packages", seen);
+        Assert.Contains("extracting 88/100 packages", seen);
+        Assert.Contains("unpacking 50/100 packages", seen);
+        Assert.Equal("configuring 100/100 packages", seen[^1]);
+    }
+
+    [Fact]
     public void A_tarball_s_single_top_folder_is_its_root_unless_it_is_a_folder_of_a_root()
     {
         var root = Directory.CreateDirectory(Path.Combine(_folder, "root")).FullName;
