@@ -10,7 +10,8 @@ internal static class DoctorCommand
     public static Command Create(CliContext cli)
     {
         var fix = new Option<bool>("--fix") { Description = "Install missing packages and set the sysctls and firewall rules labs need, saying what changed" };
-        var command = new Command("doctor", "Check what labs need from this host and say how to fix each gap") { fix };
+        var json = new Option<bool>("--json") { Description = "Print the findings as JSON" };
+        var command = new Command("doctor", "Check what labs need from this host and say how to fix each gap") { fix, json };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var doctor = new HostDoctor(cli.Host, result.GetValue(GlobalOptions.StateDirectory)!);
@@ -20,6 +21,18 @@ internal static class DoctorCommand
                 foreach (var change in await doctor.FixAsync(findings, cancellationToken))
                     cli.Out.WriteLine($"changed: {change}");
                 findings = await doctor.ExamineAsync(cancellationToken);
+            }
+            if (result.GetValue(json))
+            {
+                cli.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(findings.Select(f => new
+                {
+                    check = f.Check,
+                    state = f.Severity switch { Severity.Ok => "ok", Severity.Note => "note", _ => "problem" },
+                    detail = f.Detail,
+                    fix = f.Advice,
+                    fixable = f.Fixable,
+                }), new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return findings.Any(f => f.Severity == Severity.Problem) ? 1 : 0;
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("CHECK", "STATE", "DETAIL", "FIX");
             foreach (var f in findings)

@@ -19,19 +19,17 @@ internal static class InventoryCommand
         connection.AcceptOnlyFromAmong("spawnlab", "ssh");
         var list = new Option<bool>("--list") { Description = "Answer as an Ansible dynamic inventory: every group and host as JSON" };
         var host = new Option<string?>("--host") { Description = "Answer as an Ansible dynamic inventory: the vars of this host as JSON" };
+        var json = new Option<bool>("--json") { Description = "The same as --format json" };
         var export = new Option<string?>("--export") { Description = "Write hosts.yml and host_vars/HOST/mac.yml (SADM's layout) into this folder" };
         var command = new Command("inventory", "Print the labs as an Ansible inventory: a group per lab and network, the lab file's groups and vars, a connection to each machine")
         {
-            lab, format, connection, list, host, export,
+            lab, format, connection, list, host, export, json,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var controller = cli.Controller(result);
-            var only = result.GetValue(lab) is { } named ? LabArgument.LabName(named) : null;
-            var labs = controller.Store.LoadAll().Where(l => only is null || l.Lab == only).ToList();
-            if (only is not null && labs.Count == 0)
-                throw new SpawnlabException($"no lab named {only} is up (see `spawnlab ls`)");
-            if (result.GetValue(format) == "json")
+            var labs = LabArgument.Selected(controller.Store, result.GetValue(lab));
+            if (result.GetValue(format) == "json" || result.GetValue(json))
             {
                 cli.Out.Write(Inventory.ToJson(labs, await controller.StatusesWithLeasesAsync(labs, cancellationToken)) + "\n");
                 return 0;

@@ -23,4 +23,20 @@ internal static class LabArgument
             return fileOrName;
         throw new SpawnlabException($"{fileOrName} is neither a lab file nor a lab's name", exitCode: 2);
     }
+
+    /// <summary>
+    /// The labs a read command shows: every lab that is up, or the one named (by its name or its lab file). A lab that
+    /// is not up is exit code 2, naming the labs that are.
+    /// </summary>
+    public static List<Spawnlab.State.LabState> Selected(Spawnlab.State.StateStore store, string? fileOrName)
+    {
+        var labs = store.LoadAll();
+        if (fileOrName is null)
+            return [.. labs];
+        var name = LabName(fileOrName);
+        return labs.Where(l => l.Lab == name).ToList() is { Count: > 0 } found ? found : throw NotUp(name, labs);
+    }
+
+    public static SpawnlabException NotUp(string name, IReadOnlyList<Spawnlab.State.LabState> labs) =>
+        new($"no lab {name} is up; " + (labs.Count == 0 ? "no lab is up" : $"labs up: {string.Join(", ", labs.Select(l => l.Lab).Order(StringComparer.Ordinal))}"), exitCode: 2);
 }

@@ -10,16 +10,18 @@ internal static class ListCommand
 {
     public static Command Create(CliContext cli)
     {
-        var lab = new Argument<string?>("lab") { Description = "Only this lab", Arity = ArgumentArity.ZeroOrOne };
+        var lab = new Argument<string?>("lab") { Description = "Only this lab (a name or a lab file)", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var command = new Command("ls", "List the machines of every lab, or of one lab") { lab, json };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
             var store = cli.Controller(result).Store;
-            var labs = store.LoadAll().Where(l => result.GetValue(lab) is not { } only || l.Lab == only);
+            var only = result.GetValue(lab) is { } named ? LabArgument.LabName(named) : null;
             // A lab whose state does not read is named, so that it is not forgotten; the others are listed as usual.
-            foreach (var (broken, problem) in store.Unreadable().Where(u => result.GetValue(lab) is not { } only || u.Lab == only))
+            var unreadable = store.Unreadable().Where(u => only is null || u.Lab == only).ToList();
+            foreach (var (broken, problem) in unreadable)
                 cli.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
+            var labs = unreadable.Count > 0 ? [.. store.LoadAll().Where(l => l.Lab == only)] : LabArgument.Selected(store, only);
             var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {

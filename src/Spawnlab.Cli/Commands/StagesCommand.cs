@@ -10,10 +10,29 @@ internal static class StagesCommand
     public static Command Create(CliContext cli)
     {
         var machine = new Argument<string>("machine") { Description = "MACHINE or LAB/MACHINE" };
-        var command = new Command("stages", "Show a machine's stages: key, state, snapshot time, duration") { machine };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var command = new Command("stages", "Show a machine's stages: key, state, snapshot time, duration") { machine, json };
         command.SetAction(result => CommandRunner.RunAsync(cli, () =>
         {
             var (lab, found) = cli.Controller(result).FindMachine(result.GetValue(machine)!);
+            if (result.GetValue(json))
+            {
+                cli.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    lab = lab.Lab,
+                    machine = found.Name,
+                    stages = found.Stages.Select(s => new
+                    {
+                        name = s.Name,
+                        key = s.Key,
+                        state = s.Status.ToString().ToLowerInvariant(),
+                        current = found.RootAt == s.Key,
+                        snapshotAt = s.SnapshotAt,
+                        seconds = s.Duration?.TotalSeconds,
+                    }),
+                }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return Task.FromResult(0);
+            }
             var table = new Table().Border(TableBorder.Simple).AddColumns("#", "STAGE", "KEY", "STATE", "SNAPSHOT", "DURATION");
             var index = 0;
             foreach (var stage in found.Stages)

@@ -71,7 +71,9 @@ public static partial class LabParser
             message = StripMarkPrefix(message);
             if (e.Message.Contains("Duplicate key", StringComparison.Ordinal))
                 message = "duplicate key: each name may appear only once in a mapping";
-            if (IndentingTab(text) is { } tab)
+            if (Unclosed(text) is { } open)
+                reader.Error(open.Line, open.Column, open.Message);
+            else if (IndentingTab(text, anyLine: message.Contains("tab", StringComparison.Ordinal)) is { } tab)
                 reader.Error(tab.Line, tab.Column, "invalid YAML: a tab in the indentation; YAML indents with spaces");
             else
                 reader.Error(e.Start.Line, e.Start.Column, $"invalid YAML: {message}");
@@ -79,10 +81,13 @@ public static partial class LabParser
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            if (IndentingTab(text) is { } tab)
+            // YamlDotNet gives up on some malformed input without saying where: find the likely cause.
+            if (Unclosed(text) is { } open)
+                reader.Error(open.Line, open.Column, open.Message);
+            else if (IndentingTab(text) is { } tab)
                 reader.Error(tab.Line, tab.Column, "invalid YAML: a tab in the indentation; YAML indents with spaces");
             else
-                reader.Error(1, 1, $"invalid YAML: {e.Message}");
+                reader.Error(1, 1, $"invalid YAML: the file could not be parsed ({e.Message})");
             throw new LabFileException(reader.Errors);
         }
 
@@ -100,17 +105,59 @@ public static partial class LabParser
         return lab;
     }
 
-    /// <summary>The first tab among the spaces that start a line, where a YAML error most likely comes from.</summary>
-    private static (int Line, int Column)? IndentingTab(string text)
+    /// <summary>
+    /// The first tab among the spaces that start a line, where a YAML error most likely comes from; with
+    /// <paramref name="anyLine"/>, on a line of only spaces and tabs too (when the parser complained of a tab).
+    /// </summary>
+    private static (int Line, int Column)? IndentingTab(string text, bool anyLine = false)
     {
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
         {
             var indentation = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
-            if (lines[i].IndexOf('\t', 0, indentation) is >= 0 and var column && lines[i].Trim().Length > 0)
+            if (lines[i].IndexOf('\t', 0, indentation) is >= 0 and var column && (anyLine || lines[i].Trim().Length > 0))
                 return (i + 1, column + 1);
         }
         return null;
+    }
+
+    /// <summary>
+    /// A flow mapping ('{') or sequence ('[') that is never closed, or a quoted scalar that never ends, read by
+    /// YamlDotNet's scanner: where it opened and what is missing; null when every one is closed.
+    /// </summary>
+    private static (int Line, int Column, string Message)? Unclosed(string text)
+    {
+        var open = new Stack<(YamlDotNet.Core.Tokens.Token Token, Mark Start)>();
+        var scanner = new Scanner(new StringReader(text), skipComments: true);
+        try
+        {
+            // The scanner alone does not end on every malformed input. A lab file has at most a few tokens per
+            // character (most take one or more; keys, values and block starts and ends take none).
+            for (var tokens = 0; tokens <= 4 * text.Length + 16 && scanner.MoveNext(); tokens++)
+            {
+                switch (scanner.Current)
+                {
+                    case YamlDotNet.Core.Tokens.FlowMappingStart or YamlDotNet.Core.Tokens.FlowSequenceStart:
+                        open.Push((scanner.Current, scanner.Current.Start));
+                        break;
+                    case YamlDotNet.Core.Tokens.FlowMappingEnd or YamlDotNet.Core.Tokens.FlowSequenceEnd when open.Count > 0:
+                        open.Pop();
+                        break;
+                }
+            }
+        }
+        catch (YamlException e) when (e.Message.Contains("quoted scalar", StringComparison.Ordinal) && !e.Message.Contains("escape", StringComparison.Ordinal))
+        {
+            return ((int)e.Start.Line, (int)e.Start.Column, "invalid YAML: this quoted string is never closed: its closing quote is missing");
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException or ArgumentException)
+        {
+            // Another error: the innermost collection still open when it happened is the likeliest cause, if any.
+        }
+        if (!open.TryPeek(out var innermost))
+            return null;
+        var (what, close) = innermost.Token is YamlDotNet.Core.Tokens.FlowMappingStart ? ("mapping '{'", '}') : ("list '['", ']');
+        return ((int)innermost.Start.Line, (int)innermost.Start.Column, $"invalid YAML: the {what} opened here is never closed: a '{close}' is missing");
     }
 
     /// <summary>Where the nesting of collections first goes deeper than <see cref="MaxDepth"/>, read by the parser's event stream (no recursion); null if it never does.</summary>

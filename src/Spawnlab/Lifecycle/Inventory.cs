@@ -231,11 +231,13 @@ public sealed record Inventory(IReadOnlyDictionary<string, JsonObject> Hosts, IR
                 bridge = n.Bridge,
                 host = n.HostAddress,
                 nat = n.Nat,
+                uplink = n.Nat ? n.Uplink : null,
                 dhcp = n.Dhcp,
                 machines = machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Any(i => i.Network == n.Name)).Select(m => m.Machine).ToList(),
             }),
             machines = machines.Where(m => m.Lab == lab.Lab).ToDictionary(m => m.Machine, m => new
             {
+                kind = m.Kind == Labs.MachineKind.Vm ? "vm" : "container",
                 state = m.State,
                 interfaces = m.Interfaces.Select(i => new { network = i.Network, name = i.Interface, address = i.Address, mac = i.Mac, dhcp = i.Dhcp }),
             }),

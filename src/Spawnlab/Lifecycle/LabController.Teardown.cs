@@ -166,6 +166,7 @@ public sealed partial class LabController
             progress.Report($"removing image {Path.GetFileName(image)}");
             await pool.DeleteAsync(image, cancellationToken);
             File.Delete(Images.ImageStore.LogOf(image));
+            File.Delete(Images.ImageRecord.FileOf(image));
         }
     }
 

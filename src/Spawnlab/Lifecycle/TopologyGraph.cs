@@ -7,6 +7,31 @@ namespace Spawnlab.Lifecycle;
 /// <summary>The lab's topology, drawn: uplink and NAT, bridges with the host's address, machines with their interfaces.</summary>
 public static class TopologyGraph
 {
+    /// <summary>A lab file's topology as the graph draws a lab that is up: names, MACs and addresses as `up` would give them, every machine not up.</summary>
+    public static (IReadOnlyList<LabState> Labs, IReadOnlyList<MachineStatus> Machines) FromFile(Labs.LabDefinition lab)
+    {
+        var state = new LabState { Lab = lab.Name, LabFile = lab.FilePath, PoolPath = "", Driver = "" };
+        foreach (var network in lab.Networks.Values)
+        {
+            state.Networks[network.Name] = new NetworkState
+            {
+                Name = network.Name,
+                Bridge = Networks.HostNames.Bridge(lab.Name, network.Name),
+                Subnet = network.Subnet.ToString(),
+                HostAddress = network.Host?.ToString(),
+                Nat = network.Nat,
+                Uplink = network.Uplink ?? "of the default route",
+                Dhcp = network.Dhcp,
+            };
+        }
+        var machines = lab.Machines.Values.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => new MachineStatus(
+            lab.Name, m.Name, MachineRunState.NotUp,
+            [.. m.Interfaces.Select(i => new InterfaceStatus(i.Network, i.Network, i.Cidr, Networks.HostNames.Mac(lab.Name, m.Name, i.Network), Networks.HostNames.HostVeth(lab.Name, m.Name, i.Network), i.Dhcp))],
+            "", null, m.PrivateUsers)
+        { Kind = m.Kind }).ToList();
+        return ([state], machines);
+    }
+
     public static string Ascii(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines)
     {
         var text = new StringBuilder();

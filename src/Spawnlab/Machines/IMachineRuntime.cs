@@ -126,10 +126,14 @@ public enum MachineRunState
 
     [System.Text.Json.Serialization.JsonStringEnumMemberName("stopped")]
     Stopped,
+
+    /// <summary>A machine of a lab file whose lab is not up (graph FILE).</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("not up")]
+    NotUp,
 }
 
 public static class MachineRunStates
 {
     /// <summary>The state as ls and graph print it.</summary>
-    public static string Text(this MachineRunState state) => state.ToString().ToLowerInvariant();
+    public static string Text(this MachineRunState state) => state == MachineRunState.NotUp ? "not up" : state.ToString().ToLowerInvariant();
 }

@@ -190,13 +190,56 @@ public sealed class CliSpecs : IDisposable
     }
 
     [Fact]
-    public async Task An_inventory_of_a_lab_that_is_not_up_says_so()
+    public async Task Ls_graph_and_inventory_of_a_lab_that_is_not_up_say_so_with_exit_code_2()
     {
-        var (code, output, error) = await _cli.RunAsync("inventory", "nosuch");
+        foreach (var command in new[] { "ls", "graph", "inventory" })
+        {
+            var (code, output, error) = await _cli.RunAsync(command, "nosuch");
 
-        Assert.Equal(1, code);
-        Assert.Equal("", output);
-        Assert.Equal("spawnlab: no lab named nosuch is up (see `spawnlab ls`)\n", error);
+            Assert.Equal((2, ""), (code, output));
+            Assert.Equal("spawnlab: no lab nosuch is up; no lab is up\n", error);
+        }
+    }
+
+    [Fact]
+    public async Task Graph_of_a_lab_file_whose_lab_is_not_up_draws_it_from_the_file_alone()
+    {
+        var (code, output, error) = await _cli.RunAsync("graph", _cli.LabFile);
+        var json = await _cli.RunAsync("graph", _cli.LabFile, "--json");
+
+        Assert.Equal((0, ""), (code, error));
+        Assert.Contains("lab unit", output, StringComparison.Ordinal);
+        Assert.Matches(@"\+-- db +lan +10\.98\.0\.10/24 +[0-9a-f:]{17}  \[not up\]", output);
+        using var topology = JsonDocument.Parse(json.Out);
+        Assert.Equal("not up", topology.RootElement.GetProperty("unit").GetProperty("machines").GetProperty("db").GetProperty("state").GetString());
+        Assert.Empty(_cli.Lab.Host.Shell.Commands);
+    }
+
+    [Fact]
+    public async Task Every_read_command_takes_the_lab_file_or_the_name_and_answers_in_json()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+
+        foreach (var lab in new[] { "unit", _cli.LabFile })
+        {
+            var ls = await _cli.RunAsync("ls", lab, "--json");
+            using var machines = JsonDocument.Parse(ls.Out);
+            Assert.Equal(["db", "web"], machines.RootElement.EnumerateArray().Select(m => m.GetProperty("machine").GetString()));
+            var graph = await _cli.RunAsync("graph", lab, "--json");
+            using var topology = JsonDocument.Parse(graph.Out);
+            Assert.Equal("running", topology.RootElement.GetProperty("unit").GetProperty("machines").GetProperty("web").GetProperty("state").GetString());
+            Assert.Equal("container", topology.RootElement.GetProperty("unit").GetProperty("machines").GetProperty("web").GetProperty("kind").GetString());
+            var inventory = await _cli.RunAsync("inventory", lab, "--json");
+            Assert.Equal(graph.Out, inventory.Out);
+        }
+        var stages = await _cli.RunAsync("stages", "db", "--json");
+        using var record = JsonDocument.Parse(stages.Out);
+        Assert.Equal(("unit", "db"), (record.RootElement.GetProperty("lab").GetString(), record.RootElement.GetProperty("machine").GetString()));
+        Assert.Equal(["install", "schema", "data"], record.RootElement.GetProperty("stages").EnumerateArray().Select(st => st.GetProperty("name").GetString()));
+        Assert.All(record.RootElement.GetProperty("stages").EnumerateArray(), st => Assert.Equal("ran", st.GetProperty("state").GetString()));
+        Assert.True(record.RootElement.GetProperty("stages")[2].GetProperty("current").GetBoolean());
+        var missing = await _cli.RunAsync("ls", "other");
+        Assert.Equal((2, "spawnlab: no lab other is up; labs up: unit\n"), (missing.ExitCode, missing.Error));
     }
 
     [Fact]
