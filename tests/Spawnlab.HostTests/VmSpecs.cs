@@ -217,6 +217,13 @@ public sealed class VmSpecs(HostFixture host) : IDisposable
             Assert.Contains("one", after.Stdout, StringComparison.Ordinal);
             Assert.DoesNotContain("two", after.Stdout, StringComparison.Ordinal);
 
+            // Files into and out of the VM, through its agent.
+            Assert.Equal(0, (await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "cp", Path.Combine(_files.Directory, "motd"), $"{name}/pc:/root")).ExitCode);
+            var copied = Path.Combine(_files.Directory, "copied");
+            var cp = await HostProbe.CliAsync(host.Options(DriverChoice.Btrfs).StateDirectory, null, "cp", $"{name}/pc:/root", copied);
+            Assert.True(cp.ExitCode == 0, cp.Stderr);
+            Assert.Equal("a VM of the lab\n", File.ReadAllText(Path.Combine(copied, "motd")));
+
             // A terminal on its serial console: a line typed there runs in the VM; Ctrl-] leaves.
             var console = await HostProbe.CliOnTerminalAsync(host.Options(DriverChoice.Btrfs).StateDirectory,
                 ["\r", "echo console-$((6*7))\r", "\u001d"], "console", $"{name}/pc");

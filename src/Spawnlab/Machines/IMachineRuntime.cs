@@ -69,6 +69,20 @@ public abstract record MachineSession(string Machine)
         return shell.RunAsync(command.ThrowOnFailure ? host : host.WithoutThrowing(), cancellationToken);
     }
 
+    /// <summary>A tar archive of <paramref name="machinePath"/>, made inside the machine, written to <paramref name="archive"/> on the host.</summary>
+    public virtual async Task ReadArchiveAsync(IHostShell shell, string machinePath, string archive, CancellationToken cancellationToken)
+    {
+        var tar = Enter(["/bin/sh", "-c", TarOf, "sh", machinePath]);
+        await shell.RunAsync(HostCommand.Of("sh", ["-c", "f=$1; shift; exec \"$@\" > \"$f\"", "sh", archive, tar.Program, .. tar.Arguments]) with
+        {
+            Environment = tar.Environment,
+            StandardInput = "",
+        }, cancellationToken);
+    }
+
+    /// <summary>sh code that writes a tar archive of "$1" (its last name as the archive's one entry) to its standard output.</summary>
+    protected const string TarOf = "cd \"$(dirname \"$1\")\" && tar -cf - \"$(basename \"$1\")\"";
+
     /// <summary>Whether the machine's root is a folder of the host (a container's) that a host script may write into.</summary>
     public virtual bool RootOnHost => true;
 

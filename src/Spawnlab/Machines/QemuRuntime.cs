@@ -112,6 +112,13 @@ public sealed record VmSession(string Machine, string ConsoleLog, string Console
         return result;
     }
 
+    /// <summary>Through the guest agent, whose output is text (and at most 16 MB): the archive comes as base64.</summary>
+    public override async Task ReadArchiveAsync(IHostShell shell, string machinePath, string archive, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(shell, new MachineCommand(["/bin/sh", "-c", $"f=$(mktemp) && ({TarOf}) > \"$f\" && base64 -w0 \"$f\"; s=$?; rm -f \"$f\"; exit $s", "sh", machinePath]), cancellationToken);
+        await File.WriteAllBytesAsync(archive, Convert.FromBase64String(result.StandardOutput.Trim()), cancellationToken);
+    }
+
     public override bool RootOnHost => false;
 
     public override Task SettleAsync(CancellationToken cancellationToken) =>

@@ -53,7 +53,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
     private async Task RunStepsAsync(StageContext context, StageDefinition stage, string logFile, CancellationToken cancellationToken)
     {
         foreach (var file in stage.Files)
-            await StepAsync(context, stage, logFile, $"copying {file.SourceAsWritten} to {file.MachinePath}", () => CopyAsync(context, file, logFile, cancellationToken));
+            await StepAsync(context, stage, logFile, $"copying {file.SourceAsWritten} to {file.MachinePath}", () => MachineFiles.CopyInAsync(context.Session, shell, file.Source, file.MachinePath, logFile, cancellationToken));
 
         if (stage.Host is { } hostScript && !context.Session.RootOnHost)
         {
@@ -93,7 +93,7 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
             var command = HostScript(HostCommand.Of("/bin/sh", "-e", "-c", script), context, staging, logFile);
             await StepAsync(context, stage, logFile, "host script", () => shell.RunAsync(command, cancellationToken));
             if (Directory.EnumerateFileSystemEntries(staging).Any())
-                await StepAsync(context, stage, logFile, "copying what the host script put in $ROOT", () => CopyFolderAsync(context, staging, "/", logFile, cancellationToken));
+                await StepAsync(context, stage, logFile, "copying what the host script put in $ROOT", () => MachineFiles.CopyFolderInAsync(context.Session, shell, staging, "/", logFile, cancellationToken));
         }
         finally
         {
@@ -133,51 +133,6 @@ public sealed class StageRunner(IHostShell shell, CheckRunner checks)
             var why = explain?.Invoke() is { } explained ? $"{explained}{Environment.NewLine}" : "";
             throw new StageFailedException(context.Machine, stage.Name, $"{step} (exit code {e.CommandExitCode})",
                 $"{why}its log ({logFile}) ends with:{Environment.NewLine}{CappedLog.Tail(logFile)}");
-        }
-    }
-
-    /// <summary>
-    /// Copies through the machine's own view of its filesystem (nsenter), so that a symbolic link inside the root
-    /// resolves inside the machine and never to a path of the host.
-    /// </summary>
-    private async Task CopyAsync(StageContext context, FileCopy file, string logFile, CancellationToken cancellationToken)
-    {
-        if (File.Exists(file.Source))
-        {
-            var mode = Convert.ToString((int)File.GetUnixFileMode(file.Source), 8);
-            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\" && chmod \"$2\" \"$1\"", "sh", file.MachinePath, mode])
-            {
-                StandardInputFile = file.Source,
-                LogFile = logFile,
-            };
-            await context.Session.RunAsync(shell, command, cancellationToken);
-            return;
-        }
-        await CopyFolderAsync(context, file.Source, file.MachinePath, logFile, cancellationToken);
-    }
-
-    /// <summary>
-    /// A folder of the host into the machine, as a tar archive unpacked inside by root: files owned by root, folders
-    /// that exist there kept as they are (their owner and mode are the machine's).
-    /// </summary>
-    private async Task CopyFolderAsync(StageContext context, string source, string machinePath, string logFile, CancellationToken cancellationToken)
-    {
-        var archive = Path.GetTempFileName();
-        try
-        {
-            // Through a stream: TarFile refuses to write to a file that exists, as the temporary file does.
-            await using (var tar = File.Create(archive))
-                await TarFile.CreateFromDirectoryAsync(source, tar, includeBaseDirectory: false, cancellationToken);
-            var command = new MachineCommand(["/bin/sh", "-c", "mkdir -p \"$1\" && tar -C \"$1\" --no-same-owner --no-overwrite-dir -xf -", "sh", machinePath])
-            {
-                StandardInputFile = archive,
-                LogFile = logFile,
-            };
-            await context.Session.RunAsync(shell, command, cancellationToken);
-        }
-        finally
-        {
-            File.Delete(archive);
         }
     }
 }
