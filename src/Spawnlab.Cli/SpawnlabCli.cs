@@ -9,6 +9,9 @@ internal static class SpawnlabCli
     public static async Task<int> RunAsync(string[] args, CliContext cli)
     {
         var root = Root(cli);
+        // Completions come from the recorded state only when a shell asks for them: help would list them as well.
+        if (args.FirstOrDefault()?.StartsWith("[suggest", StringComparison.Ordinal) == true)
+            Completions.Add(cli, Subcommands(root));
         var tokens = Tokens(args);
         var parsed = root.Parse(tokens);
         if (parsed.Errors.Count > 0 && !tokens.Any(t => t is "-h" or "--help" or "-?"))
@@ -32,7 +35,7 @@ internal static class SpawnlabCli
             ValidateCommand.Create(cli), UpCommand.Create(cli), DownCommand.Create(cli), ListCommand.Create(cli), ExecCommand.Create(cli),
             ShellCommand.Create(cli), ConsoleCommand.Create(cli), CpCommand.Create(cli), StagesCommand.Create(cli), RestoreCommand.Create(cli), RollbackCommand.Create(cli), TestCommand.Create(cli),
             InventoryCommand.Create(cli), GraphCommand.Create(cli), LogsCommand.Create(cli), CleanCommand.Create(cli), DoctorCommand.Create(cli),
-            PoolCommand.Create(cli), ImageCommand.Create(cli)])
+            PoolCommand.Create(cli), ImageCommand.Create(cli), CompletionCommand.Create(cli)])
         {
             root.Subcommands.Add(command);
         }

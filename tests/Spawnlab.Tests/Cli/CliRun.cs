@@ -42,5 +42,24 @@ internal sealed class CliRun : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary>What the CLI suggests after <paramref name="line"/> (the words after `spawnlab`), as a shell's completion asks it.</summary>
+    public async Task<IReadOnlyList<string>> SuggestAsync(string line)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var cli = new CliContext
+        {
+            Out = output,
+            Error = error,
+            OutConsole = Terminal.Create(output, redirected: true),
+            ErrorConsole = Terminal.Create(error, redirected: true),
+            Host = Lab.Host,
+            Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
+            AnsibleCollections = Collections,
+        };
+        var full = $"--state-dir {Lab.StateFolder} {line}";
+        await SpawnlabCli.RunAsync([$"[suggest:{full.Length}]", full], cli);
+        return output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     public void Dispose() => Lab.Dispose();
 }

@@ -243,6 +243,43 @@ public sealed class CliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Completion_offers_commands_machines_stages_and_labs_from_the_recorded_state()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+
+        Assert.Contains("rollback", await _cli.SuggestAsync("ro"));
+        Assert.Equal(["db", "web"], (await _cli.SuggestAsync("exec ")).Where(s => !s.StartsWith('-') && !s.StartsWith('/')));
+        Assert.Superset(new HashSet<string> { "data", "install", "schema" }, (await _cli.SuggestAsync("restore db ")).ToHashSet());
+        Assert.DoesNotContain("app", await _cli.SuggestAsync("restore db "));
+        Assert.Equal(["db/data", "db/install", "db/schema", "web/app", "web/site"], (await _cli.SuggestAsync("rollback ")).Where(s => s.Contains('/', StringComparison.Ordinal) && !s.StartsWith('/')));
+        Assert.Contains("unit", await _cli.SuggestAsync("graph "));
+        Assert.Contains("--json", await _cli.SuggestAsync("stages db --j"));
+    }
+
+    [Fact]
+    public async Task The_bash_completion_script_asks_the_executable_and_completes_a_machine()
+    {
+        await _cli.RunAsync("up", _cli.LabFile);
+        var (code, script, _) = await _cli.RunAsync("completion", "bash");
+        var program = Path.Combine(AppContext.BaseDirectory, "spawnlab");
+        var info = new System.Diagnostics.ProcessStartInfo("bash", ["-c", """
+            source "$1"
+            COMP_LINE="$2 exec w"; COMP_POINT=${#COMP_LINE}; COMP_WORDS=("$2" exec w); COMP_CWORD=2
+            _spawnlab; printf '%s\n' "${COMPREPLY[@]}"
+            """, "bash", _cli.Write(script, "completion.bash"), program])
+        {
+            RedirectStandardOutput = true,
+            Environment = { ["SPAWNLAB_STATE_DIR"] = _cli.Lab.StateFolder },
+        };
+        using var bash = System.Diagnostics.Process.Start(info)!;
+        var completed = await bash.StandardOutput.ReadToEndAsync();
+        await bash.WaitForExitAsync();
+
+        Assert.Equal(0, code);
+        Assert.Equal("web\n", completed);
+    }
+
+    [Fact]
     public async Task Ls_with_no_lab_says_there_are_no_machines()
     {
         var (code, output, error) = await _cli.RunAsync("ls");
