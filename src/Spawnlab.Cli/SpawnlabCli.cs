@@ -35,7 +35,7 @@ internal static class SpawnlabCli
             ValidateCommand.Create(cli), UpCommand.Create(cli), DownCommand.Create(cli), ListCommand.Create(cli), ExecCommand.Create(cli),
             ShellCommand.Create(cli), ConsoleCommand.Create(cli), CpCommand.Create(cli), StagesCommand.Create(cli), RestoreCommand.Create(cli), RollbackCommand.Create(cli), TestCommand.Create(cli),
             InventoryCommand.Create(cli), GraphCommand.Create(cli), LogsCommand.Create(cli), CleanCommand.Create(cli), DoctorCommand.Create(cli),
-            PoolCommand.Create(cli), ImageCommand.Create(cli), CompletionCommand.Create(cli)])
+            PoolCommand.Create(cli), ImageCommand.Create(cli), CompletionCommand.Create(cli), SchemaCommand.Create(cli)])
         {
             root.Subcommands.Add(command);
         }

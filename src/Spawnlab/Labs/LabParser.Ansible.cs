@@ -57,7 +57,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, "ssh") is not { } body)
                 return null;
-            var fields = reader.Fields(body, "ssh", "authorized_keys");
+            var fields = reader.Fields(body, "ssh", LabSchema.Ssh.Keys);
             if (!fields.TryGetValue("authorized_keys", out var keysNode))
             {
                 reader.Error(body, "ssh: missing key 'authorized_keys' (a list of public key files)");
@@ -100,7 +100,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, what) is not { } body)
                 return null;
-            var fields = reader.Fields(body, what, "playbook", "tags", "extra_vars");
+            var fields = reader.Fields(body, what, LabSchema.Ansible.Keys);
             if (!fields.TryGetValue("playbook", out var playbookNode))
             {
                 reader.Error(body, $"{what}: missing key 'playbook' (a playbook of the lab's folder)");

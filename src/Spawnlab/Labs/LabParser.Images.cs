@@ -18,7 +18,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "bootstrap", "suite", "mirror", "packages", "setup", "tarball", "command", "inputs", "from");
+                var fields = reader.Fields(body, what, LabSchema.Image.Keys);
                 if (Image(name, what, body, fields) is { } image)
                     images[name] = (image, keyNode);
             }

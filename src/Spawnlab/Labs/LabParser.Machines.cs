@@ -32,7 +32,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "image", "networks", "binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "after", "stages", "groups", "vars", "kind", "boot", "memory", "cpus", "disk");
+                var fields = reader.Fields(body, what, LabSchema.Machine.Keys);
                 var ok = true;
                 var kind = Kind(fields, body, what);
                 var networkBoot = kind?.Vm?.Boot == VmBoot.Network;
@@ -175,7 +175,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, what) is not { } body)
                 return null;
-            var fields = reader.Fields(body, what, "address", "gateway", "dhcp");
+            var fields = reader.Fields(body, what, LabSchema.Attachment.Keys);
             var dhcp = fields.TryGetValue("dhcp", out var dhcpNode) ? reader.Bool(dhcpNode, $"{what} dhcp") : false;
             if (dhcp is null)
                 return null;

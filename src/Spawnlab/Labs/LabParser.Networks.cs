@@ -22,7 +22,7 @@ public static partial class LabParser
                     continue;
                 if (reader.Mapping(value, what) is not { } body)
                     continue;
-                var fields = reader.Fields(body, what, "subnet", "host", "nat", "dhcp", "uplink", "host_access", "dns_forward", "tftp", "boot_file");
+                var fields = reader.Fields(body, what, LabSchema.Network.Keys);
                 IPNetwork? subnet = null;
                 if (!fields.TryGetValue("subnet", out var subnetNode))
                     reader.Error(body, $"{what}: missing key 'subnet' (an IPv4 network such as 10.0.0.0/24)");

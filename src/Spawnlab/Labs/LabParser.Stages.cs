@@ -31,7 +31,7 @@ public static partial class LabParser
         {
             if (reader.Mapping(node, $"{machine} stage") is not { } body)
                 return null;
-            var fields = reader.Fields(body, $"{machine} stage", "name", "files", "host", "run", "ansible", "checks", "after", "timeout");
+            var fields = reader.Fields(body, $"{machine} stage", LabSchema.Stage.Keys);
             if (!fields.TryGetValue("name", out var nameNode))
             {
                 reader.Error(body, $"{machine} stage: missing key 'name'");
@@ -105,34 +105,22 @@ public static partial class LabParser
             return ok ? new StageDefinition(name, files, host, run, checks) { After = after, Timeout = timeout, Ansible = ansible } : null;
         }
 
-        private static readonly Dictionary<string, (CheckKind Kind, string[] Options)> CheckKinds = new(StringComparer.Ordinal)
-        {
-            ["service"] = (CheckKind.Service, []),
-            ["file"] = (CheckKind.File, ["contains", "non_empty"]),
-            ["command"] = (CheckKind.Command, ["stdout"]),
-            ["http"] = (CheckKind.Http, ["status", "contains"]),
-            ["port"] = (CheckKind.Port, ["proto"]),
-            ["dns"] = (CheckKind.Dns, ["address"]),
-            ["ping"] = (CheckKind.Ping, []),
-            ["console"] = (CheckKind.Console, ["send"]),
-        };
-
         private CheckDefinition? Check(YamlNode node, string stage)
         {
             var what = $"{stage} check";
             if (reader.Mapping(node, what) is not { } body)
                 return null;
-            var kinds = body.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value is not null && CheckKinds.ContainsKey(k.Value)).ToList();
+            var kinds = body.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value is not null && LabSchema.CheckKinds.ContainsKey(k.Value)).ToList();
             if (kinds.Count != 1)
             {
                 reader.Error(body, kinds.Count == 0
-                    ? $"{what}: expected one of the check kinds {string.Join(", ", CheckKinds.Keys)}"
+                    ? $"{what}: expected one of the check kinds {string.Join(", ", LabSchema.CheckKinds.Keys)}"
                     : $"{what}: one check has one kind; found {string.Join(" and ", kinds.Select(k => k.Value))}");
                 return null;
             }
             var kindName = kinds[0].Value!;
-            var (kind, options) = CheckKinds[kindName];
-            var fields = reader.Fields(body, $"{what} '{kindName}'", [kindName, "timeout", .. options]);
+            var (kind, options) = LabSchema.CheckKinds[kindName];
+            var fields = reader.Fields(body, $"{what} '{kindName}'", [kindName, "timeout", .. options.Select(o => o.Key)]);
             if (reader.String(fields[kindName], $"{what} {kindName}") is not { } target)
                 return null;
             var check = new CheckDefinition(kind, target, CheckDefinition.DefaultTimeout);

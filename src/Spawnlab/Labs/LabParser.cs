@@ -246,7 +246,7 @@ public static partial class LabParser
             }
             if (reader.Mapping(root, "lab file") is not { } top)
                 return null;
-            var fields = reader.Fields(top, "lab file", "lab", "images", "networks", "machines", "vars", "ssh");
+            var fields = reader.Fields(top, "lab file", LabSchema.Lab.Keys);
 
             string? name = null;
             if (!fields.TryGetValue("lab", out var nameNode))
