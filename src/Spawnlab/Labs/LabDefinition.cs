@@ -174,9 +174,14 @@ public sealed record BindMount(string HostPath, string MachinePath, bool ReadOnl
     public int Column { get; init; }
 }
 
+/// <summary>As JSON (ls, the state): "container" or "vm"; a state written with numbers still reads.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<MachineKind>))]
 public enum MachineKind
 {
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("container")]
     Container,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("vm")]
     Vm,
 }
 

@@ -50,7 +50,7 @@ public sealed class CliSpecs : IDisposable
         Assert.Matches(@"unit +db +running +private +lan 10\.98\.0\.10/24", ls.Out);
         using var machines = JsonDocument.Parse(json.Out);
         Assert.Equal(["db", "web"], machines.RootElement.EnumerateArray().Select(m => m.GetProperty("machine").GetString()));
-        Assert.All(machines.RootElement.EnumerateArray(), m => Assert.Equal("running", m.GetProperty("state").GetString()));
+        Assert.All(machines.RootElement.EnumerateArray(), m => Assert.Equal(("running", "container"), (m.GetProperty("state").GetString(), m.GetProperty("kind").GetString())));
         Assert.Matches(@"1 +install +[0-9a-f]+ +ran", stages.Out);
         Assert.Matches(@"3 +data +[0-9a-f]+ +ran", stages.Out);
         Assert.Equal(0, inventory.ExitCode);

@@ -134,3 +134,15 @@ public sealed class SchemaSpecs
         _ => null,
     };
 }
+
+/// <summary>A machine's kind is a word in JSON; states written before, with a number, still read.</summary>
+public sealed class MachineKindJsonSpecs
+{
+    [Fact]
+    public void A_kind_is_written_as_a_word_and_read_from_a_word_or_a_number()
+    {
+        Assert.Equal("\"vm\"", System.Text.Json.JsonSerializer.Serialize(MachineKind.Vm));
+        Assert.Equal(MachineKind.Vm, System.Text.Json.JsonSerializer.Deserialize<MachineKind>("1"));
+        Assert.Equal(MachineKind.Container, System.Text.Json.JsonSerializer.Deserialize<MachineKind>("\"container\""));
+    }
+}
