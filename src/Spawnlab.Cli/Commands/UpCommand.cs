@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Spawnlab.Labs;
 using Spawnlab.Lifecycle;
+using Spectre.Console;
 
 namespace Spawnlab.Cli.Commands;
 
@@ -19,10 +20,11 @@ internal static class UpCommand
             if (result.GetValueOrDefault<int?>() is < 1)
                 result.AddError("--jobs: expected a number of machines, 1 or more");
         });
+        var timings = new Option<bool>("--timings") { Description = "Print where the time went: the lab's phases, and each machine phase's wall time, sum over machines and longest" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what up would do (bootstrap, make, clone, restore, run, remove) and change nothing" };
         var command = new Command("up", "Bring a lab up: bootstrap its images once, make its networks, boot its machines, run their stages")
         {
-            file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit, dryRun,
+            file, GlobalOptions.Driver, from, noCache, jobs, uplink, CheckOutput.Report, CheckOutput.JUnit, dryRun, timings,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(cli, async () =>
         {
@@ -42,14 +44,24 @@ internal static class UpCommand
             }
             var clock = Stopwatch.StartNew();
             UpResult up;
-            if (cli.Interactive)
+            UpTimings? timed = null;
+            IProgressSink Timed(IProgressSink sink) => result.GetValue(timings) ? timed = new UpTimings(sink) : sink;
+            try
             {
-                var live = new LiveProgress(cli.ErrorConsole);
-                up = await live.RunAsync(() => cli.Controller(result, live).UpAsync(lab, options, cancellationToken));
+                if (cli.Interactive)
+                {
+                    var live = new LiveProgress(cli.ErrorConsole);
+                    up = await live.RunAsync(() => cli.Controller(result, Timed(live)).UpAsync(lab, options, cancellationToken));
+                }
+                else
+                {
+                    up = await cli.Controller(result, Timed(new ConsoleProgress(cli.Error))).UpAsync(lab, options, cancellationToken);
+                }
             }
-            else
+            finally
             {
-                up = await cli.Controller(result).UpAsync(lab, options, cancellationToken);
+                if (timed is not null)
+                    WriteTimings(cli, timed);
             }
             CheckOutput.Write(cli, result, up.Checks);
             if (up.Failures.Count > 0)
@@ -66,5 +78,14 @@ internal static class UpCommand
             return 0;
         }));
         return command;
+    }
+
+    private static void WriteTimings(CliContext cli, UpTimings timings)
+    {
+        static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+        var table = new Table().Border(TableBorder.Simple).AddColumns("PHASE", "WALL (s)", "SUM OVER MACHINES (s)", "MACHINES", "LONGEST (s)");
+        foreach (var row in timings.Rows())
+            table.AddRow(row.Phase, Seconds(row.Wall), row.Machines > 0 && row.Phase != "total" ? Seconds(row.Sum) : "", row.Machines > 0 ? row.Machines.ToString(System.Globalization.CultureInfo.InvariantCulture) : "", row.Machines > 0 && row.Phase != "total" ? Seconds(row.Longest) : "");
+        cli.ErrorConsole.Write(table);
     }
 }

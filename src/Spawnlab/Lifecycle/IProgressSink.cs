@@ -7,6 +7,11 @@ public interface IProgressSink : IProgress<string>
 {
     /// <summary>What a machine does now; the step's phase says whether that is where it ended.</summary>
     void Machine(string machine, MachineStep step);
+
+    /// <summary>A part of `up` that is the lab's, not a machine's, ended after <paramref name="took"/>.</summary>
+    void Phase(string phase, TimeSpan took)
+    {
+    }
 }
 
 public sealed class NullProgress : IProgressSink

@@ -173,6 +173,7 @@ public sealed partial class LabController
             throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
                 $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{CappedLog.Tail(log)}");
         }
+        progress.Machine(machine.Name, new MachineStep.Snapshotting(stage.Name));
         await session.SettleAsync(cancellationToken);
         await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
         journal.Update(_ =>
@@ -187,7 +188,10 @@ public sealed partial class LabController
     private async Task WaitForLeasesAsync(MachineState state, CancellationToken cancellationToken)
     {
         // A VM's leases are its own business: no namespace of it is seen from the host.
-        foreach (var iface in state.Interfaces.Where(i => i.Dhcp && state.Kind == MachineKind.Container))
+        var leased = state.Interfaces.Where(i => i.Dhcp && state.Kind == MachineKind.Container).ToList();
+        if (leased.Count > 0)
+            progress.Machine(state.Name, new MachineStep.Leasing());
+        foreach (var iface in leased)
         {
             if (!await Poll.UntilAsync(async token => await _ip.NamespaceAddressAsync(state.Namespace, iface.Name, token) is not null,
                     options.BootTimeout, TimeSpan.FromMilliseconds(100), cancellationToken))

@@ -42,6 +42,12 @@ public abstract record MachineStep
         public override string ToString() => "removed from the lab file: removing";
     }
 
+    /// <summary>Its root is in place; it waits for what its boot waits for (after:) and for a job slot.</summary>
+    public sealed record Waiting : MachineStep
+    {
+        public override string ToString() => "waiting";
+    }
+
     public sealed record Booting : MachineStep
     {
         public override string ToString() => "booting";
@@ -56,6 +62,24 @@ public abstract record MachineStep
     public sealed record Wiring : MachineStep
     {
         public override string ToString() => "wiring";
+    }
+
+    /// <summary>Started: waiting until systemd inside says running (or degraded).</summary>
+    public sealed record Starting : MachineStep
+    {
+        public override string ToString() => "starting";
+    }
+
+    /// <summary>Waiting for a DHCP lease on each interface that takes one.</summary>
+    public sealed record Leasing : MachineStep
+    {
+        public override string ToString() => "waiting for DHCP leases";
+    }
+
+    /// <summary>The machine's writes flushed and its root snapshotted after <paramref name="Stage"/>.</summary>
+    public sealed record Snapshotting(string Stage) : MachineStep
+    {
+        public override string ToString() => $"snapshotting stage {Stage}";
     }
 
     public sealed record RunningStage(string Stage, int Number, int Count) : MachineStep

@@ -65,6 +65,7 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
             await boot.WireAsync(leader, cancellationToken);
             host.Cgroups.Thaw(state.Cgroups);
         }
+        boot.Report(new MachineStep.Starting());
         return await WaitUntilReadyAsync(state, process, boot.Timeout, cancellationToken);
     }
 

@@ -50,7 +50,10 @@ public sealed class QemuRuntime(IHost host) : IMachineRuntime
             throw new SpawnlabException($"VM {state.Name} had no console after {boot.Timeout.TotalSeconds:0} s; QEMU said:{Environment.NewLine}{CappedLog.Tail(state.LogFile)}");
         var session = new VmSession(state.Name, state.ConsoleLog!, state.ConsoleSocket!, state.AgentSocket);
         if (state.AgentSocket is not null)
+        {
+            boot.Report(new MachineStep.Starting());
             await WaitUntilReadyAsync(state, process, session, BootTimeout(boot.Timeout), cancellationToken);
+        }
         return session;
     }
 

@@ -280,6 +280,19 @@ public sealed class CliSpecs : IDisposable
     }
 
     [Fact]
+    public async Task Up_with_timings_says_where_the_time_went_phase_by_phase()
+    {
+        var (code, _, error) = await _cli.RunAsync("up", _cli.LabFile, "--timings");
+
+        Assert.Equal(0, code);
+        foreach (var phase in new[] { "lock", "preflight", "pool", "host checks", "images", "networks" })
+            Assert.Matches($@"\n +{phase} +[0-9]+\.[0-9]{{3}} +\n", error);
+        foreach (var phase in new[] { "clone", "wait", "stages", "snapshots" })
+            Assert.Matches($@"\n +{phase} +[0-9]+\.[0-9]{{3}} +[0-9]+\.[0-9]{{3}} +2 +[0-9]+\.[0-9]{{3}}", error);
+        Assert.Matches(@"\n +total +[0-9]+\.[0-9]{3} +2", error);
+    }
+
+    [Fact]
     public async Task Ls_with_no_lab_says_there_are_no_machines()
     {
         var (code, output, error) = await _cli.RunAsync("ls");
