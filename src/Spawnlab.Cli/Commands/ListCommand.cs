@@ -21,7 +21,8 @@ internal static class ListCommand
             var unreadable = store.Unreadable().Where(u => only is null || u.Lab == only).ToList();
             foreach (var (broken, problem) in unreadable)
                 cli.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
-            var labs = unreadable.Count > 0 ? [.. store.LoadAll().Where(l => l.Lab == only)] : LabArgument.Selected(store, only);
+            // A lab named whose state does not read was named above: it is not "not up".
+            var labs = only is not null && unreadable.Count > 0 ? [.. store.LoadAll().Where(l => l.Lab == only)] : LabArgument.Selected(store, only);
             var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {

@@ -53,7 +53,9 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
         }
         // Only a machine whose network nspawn makes waits frozen for its wiring; the others' is in place already.
         host.Cgroups.Create(state.Cgroups, frozen: state.PrivateUsers);
-        var process = await SpawnAsync(state, cancellationToken);
+        // nspawn says READY=1 here once systemd inside has started up: no asking, no polling.
+        using var notify = NotifySocket.TryBind(state.Namespace);
+        var process = await SpawnAsync(state, notify?.Path, cancellationToken);
         journal.Update(_ =>
         {
             state.Pid = process.Pid;
@@ -66,14 +68,26 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
             host.Cgroups.Thaw(state.Cgroups);
         }
         boot.Report(new MachineStep.Starting());
-        return await WaitUntilReadyAsync(state, process, boot.Timeout, cancellationToken);
+        if (notify is not null && await notify.WaitReadyAsync(() => host.Processes.IsAlive(process), boot.Timeout, cancellationToken)
+            && Leader(process) is { } started)
+            return new NspawnSession(state.Name, started, state.LogFile);
+        // No word from nspawn (it died, or the time is up): asking systemd inside says why, or that it is ready after all.
+        return await WaitUntilReadyAsync(state, process, notify is null ? boot.Timeout : TimeSpan.FromSeconds(2), cancellationToken);
     }
 
-    /// <summary>Starts systemd-nspawn detached, in the machine's cgroups when it has any, with its output going to its boot log.</summary>
-    private Task<HostProcess> SpawnAsync(MachineState state, CancellationToken cancellationToken) =>
-        state.Cgroups.Count == 0
-            ? host.Processes.StartDetachedAsync("systemd-nspawn", state.NspawnArguments, state.LogFile, cancellationToken)
-            : host.Processes.StartDetachedAsync("sh", ["-c", JoinCgroupsThenExec, "sh", .. state.Cgroups, "--", "systemd-nspawn", .. state.NspawnArguments], state.LogFile, cancellationToken);
+    /// <summary>
+    /// Starts systemd-nspawn detached, in the machine's cgroups when it has any, with its output going to its boot log;
+    /// with a <paramref name="notifySocket"/>, nspawn says there when systemd inside has started up.
+    /// </summary>
+    private Task<HostProcess> SpawnAsync(MachineState state, string? notifySocket, CancellationToken cancellationToken)
+    {
+        string[] nspawn = notifySocket is null
+            ? ["systemd-nspawn", .. state.NspawnArguments]
+            : ["env", $"NOTIFY_SOCKET={notifySocket}", "systemd-nspawn", "--notify-ready=yes", .. state.NspawnArguments];
+        return state.Cgroups.Count == 0
+            ? host.Processes.StartDetachedAsync(nspawn[0], nspawn[1..], state.LogFile, cancellationToken)
+            : host.Processes.StartDetachedAsync("sh", ["-c", JoinCgroupsThenExec, "sh", .. state.Cgroups, "--", .. nspawn], state.LogFile, cancellationToken);
+    }
 
     /// <summary>
     /// Waits for the machine's PID 1 to exist in a network namespace of its own (nspawn makes both at once), which
