@@ -35,117 +35,20 @@ public static partial class LabParser
             [ImageDefinition.Derived] = ["from", "packages"],
         };
 
-
         private ImageDefinition? Image(string name, string what, YamlMappingNode body, Dictionary<string, YamlNode> fields)
         {
             var method = Method(what, fields);
             if (method is null)
                 return null;
-            var ok = true;
-            foreach (var (key, node) in fields.Where(f => f.Key is not ("bootstrap" or "setup") && !MethodKeys[method].Contains(f.Key)))
-            {
-                var owner = MethodKeys.Where(m => m.Value.Contains(key)).Select(m => m.Key == ImageDefinition.Derived ? "from:" : $"bootstrap: {m.Key}");
-                reader.Error(node, $"{what} {key}: only for {string.Join(" or ", owner)} images; this one is {(method == ImageDefinition.Derived ? "from: another image" : $"bootstrap: {method}")}"
-                    + (key == "packages" ? " (to add packages to it, make an image `from:` it)" : ""));
-                ok = false;
-            }
-            var suite = "bookworm";
-            if (fields.TryGetValue("suite", out var suiteNode))
-            {
-                if (reader.String(suiteNode, $"{what} suite") is { } value && SimpleName().IsMatch(value))
-                    suite = value;
-                else
-                {
-                    if (suiteNode is YamlScalarNode)
-                        reader.Error(suiteNode, $"{what} suite: expected a Debian suite name such as bookworm");
-                    ok = false;
-                }
-            }
-            string? mirror = null;
-            if (fields.TryGetValue("mirror", out var mirrorNode))
-            {
-                mirror = reader.String(mirrorNode, $"{what} mirror");
-                if (mirror is not null && !(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"))
-                {
-                    reader.Error(mirrorNode, $"{what} mirror: expected an http, https or file URL, found '{mirror}'");
-                    ok = false;
-                }
-            }
-            var packages = new List<string>();
-            if (fields.TryGetValue("packages", out var packagesNode))
-            {
-                foreach (var (package, packageNode) in reader.Strings(packagesNode, $"{what} packages"))
-                {
-                    if (PackageName().IsMatch(package))
-                        packages.Add(package);
-                    else
-                    {
-                        reader.Error(packageNode, $"{what} packages: '{package}' is not a Debian package name");
-                        ok = false;
-                    }
-                }
-            }
-            string? setup = null;
-            if (fields.TryGetValue("setup", out var setupNode))
-            {
-                setup = reader.String(setupNode, $"{what} setup");
-                if (setup is not null && SetupFile(setup) is { } file)
-                {
-                    var named = setup.Trim();
-                    setup = File.Exists(file) ? File.ReadAllText(file) : null;
-                    if (setup is null)
-                    {
-                        reader.Error(setupNode, $"{what} setup: file '{named}' does not exist (resolved to {file}); setup is a script, or ./FILE for a script in a file");
-                        ok = false;
-                    }
-                }
-            }
-            string? tarball = null;
-            if (fields.TryGetValue("tarball", out var tarballNode) && reader.String(tarballNode, $"{what} tarball") is { } tarballPath)
-            {
-                tarball = ImageInput(tarballNode, tarballPath, $"{what} tarball", file: true);
-                if (tarball is not null && !TarballSuffixes.Any(suffix => tarball.EndsWith(suffix, StringComparison.Ordinal)))
-                {
-                    reader.Error(tarballNode, $"{what} tarball: '{tarballPath}' is not a tarball by its name; expected one of {string.Join(", ", TarballSuffixes)}");
-                    tarball = null;
-                }
-            }
-            string? command = null;
-            if (fields.TryGetValue("command", out var commandNode))
-            {
-                command = reader.String(commandNode, $"{what} command");
-                if (command is not null && command.Trim().Length == 0)
-                {
-                    reader.Error(commandNode, $"{what} command: empty; expected a shell command that fills $ROOT");
-                    command = null;
-                }
-            }
-            var inputs = new List<string>();
-            if (fields.TryGetValue("inputs", out var inputsNode))
-            {
-                foreach (var (input, inputNode) in reader.Strings(inputsNode, $"{what} inputs"))
-                {
-                    if (ImageInput(inputNode, input, $"{what} inputs", file: false) is { } full)
-                        inputs.Add(full);
-                    else
-                        ok = false;
-                }
-            }
-            string? from = null;
-            if (fields.TryGetValue("from", out var fromNode))
-            {
-                from = reader.String(fromNode, $"{what} from");
-                if (from is not null && !_declaredImages.Contains(from))
-                {
-                    reader.Error(fromNode, $"{what} from: no image '{Printable(from)}' in this lab file{(_declaredImages.Count > 0 ? $"; images: {string.Join(", ", _declaredImages.Order(StringComparer.Ordinal))}" : "")}");
-                    from = null;
-                }
-                else if (from == name)
-                {
-                    reader.Error(fromNode, $"{what} from: an image cannot be made from itself");
-                    from = null;
-                }
-            }
+            var ok = KeysOfMethod(what, method, fields);
+            var suite = Suite(fields, what, ref ok);
+            var mirror = Mirror(fields, what, ref ok);
+            var packages = Packages(fields, what, ref ok);
+            var setup = Setup(fields, what, ref ok);
+            var tarball = Tarball(fields, what);
+            var command = Command(fields, what);
+            var inputs = Inputs(fields, what, ref ok);
+            var from = From(fields, what, name);
             var missing = method switch
             {
                 ImageDefinition.TarballMethod when tarball is null => "tarball",
@@ -169,6 +72,129 @@ public static partial class LabParser
                 Directory = _directory,
                 From = from,
             };
+        }
+
+        /// <summary>Whether every key is one the image's method takes (setup goes with every method); each other is reported.</summary>
+        private bool KeysOfMethod(string what, string method, Dictionary<string, YamlNode> fields)
+        {
+            var ok = true;
+            foreach (var (key, node) in fields.Where(f => f.Key is not ("bootstrap" or "setup") && !MethodKeys[method].Contains(f.Key)))
+            {
+                var owner = MethodKeys.Where(m => m.Value.Contains(key)).Select(m => m.Key == ImageDefinition.Derived ? "from:" : $"bootstrap: {m.Key}");
+                reader.Error(node, $"{what} {key}: only for {string.Join(" or ", owner)} images; this one is {(method == ImageDefinition.Derived ? "from: another image" : $"bootstrap: {method}")}"
+                    + (key == "packages" ? " (to add packages to it, make an image `from:` it)" : ""));
+                ok = false;
+            }
+            return ok;
+        }
+
+        private string Suite(Dictionary<string, YamlNode> fields, string what, ref bool ok)
+        {
+            if (!fields.TryGetValue("suite", out var node))
+                return "bookworm";
+            if (reader.String(node, $"{what} suite") is { } value && SimpleName().IsMatch(value))
+                return value;
+            if (node is YamlScalarNode)
+                reader.Error(node, $"{what} suite: expected a Debian suite name such as bookworm");
+            ok = false;
+            return "bookworm";
+        }
+
+        private string? Mirror(Dictionary<string, YamlNode> fields, string what, ref bool ok)
+        {
+            if (!fields.TryGetValue("mirror", out var node))
+                return null;
+            var mirror = reader.String(node, $"{what} mirror");
+            if (mirror is not null && !(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"))
+            {
+                reader.Error(node, $"{what} mirror: expected an http, https or file URL, found '{mirror}'");
+                ok = false;
+            }
+            return mirror;
+        }
+
+        private List<string> Packages(Dictionary<string, YamlNode> fields, string what, ref bool ok)
+        {
+            var packages = new List<string>();
+            if (!fields.TryGetValue("packages", out var node))
+                return packages;
+            foreach (var (package, packageNode) in reader.Strings(node, $"{what} packages"))
+            {
+                if (PackageName().IsMatch(package))
+                    packages.Add(package);
+                else
+                {
+                    reader.Error(packageNode, $"{what} packages: '{package}' is not a Debian package name");
+                    ok = false;
+                }
+            }
+            return packages;
+        }
+
+        /// <summary>The setup script: as written, or the content of the file it names (./FILE).</summary>
+        private string? Setup(Dictionary<string, YamlNode> fields, string what, ref bool ok)
+        {
+            if (!fields.TryGetValue("setup", out var node) || reader.String(node, $"{what} setup") is not { } setup)
+                return null;
+            if (SetupFile(setup) is not { } file)
+                return setup;
+            if (File.Exists(file))
+                return File.ReadAllText(file);
+            reader.Error(node, $"{what} setup: file '{setup.Trim()}' does not exist (resolved to {file}); setup is a script, or ./FILE for a script in a file");
+            ok = false;
+            return null;
+        }
+
+        private string? Tarball(Dictionary<string, YamlNode> fields, string what)
+        {
+            if (!fields.TryGetValue("tarball", out var node) || reader.String(node, $"{what} tarball") is not { } path)
+                return null;
+            var tarball = ImageInput(node, path, $"{what} tarball", file: true);
+            if (tarball is null || TarballSuffixes.Any(suffix => tarball.EndsWith(suffix, StringComparison.Ordinal)))
+                return tarball;
+            reader.Error(node, $"{what} tarball: '{path}' is not a tarball by its name; expected one of {string.Join(", ", TarballSuffixes)}");
+            return null;
+        }
+
+        private string? Command(Dictionary<string, YamlNode> fields, string what)
+        {
+            if (!fields.TryGetValue("command", out var node) || reader.String(node, $"{what} command") is not { } command)
+                return null;
+            if (command.Trim().Length > 0)
+                return command;
+            reader.Error(node, $"{what} command: empty; expected a shell command that fills $ROOT");
+            return null;
+        }
+
+        private List<string> Inputs(Dictionary<string, YamlNode> fields, string what, ref bool ok)
+        {
+            var inputs = new List<string>();
+            if (!fields.TryGetValue("inputs", out var node))
+                return inputs;
+            foreach (var (input, inputNode) in reader.Strings(node, $"{what} inputs"))
+            {
+                if (ImageInput(inputNode, input, $"{what} inputs", file: false) is { } full)
+                    inputs.Add(full);
+                else
+                    ok = false;
+            }
+            return inputs;
+        }
+
+        /// <summary>The image an image derives from, declared in the lab file and not itself.</summary>
+        private string? From(Dictionary<string, YamlNode> fields, string what, string name)
+        {
+            if (!fields.TryGetValue("from", out var node) || reader.String(node, $"{what} from") is not { } from)
+                return null;
+            if (!_declaredImages.Contains(from))
+            {
+                reader.Error(node, $"{what} from: no image '{Printable(from)}' in this lab file{(_declaredImages.Count > 0 ? $"; images: {string.Join(", ", _declaredImages.Order(StringComparer.Ordinal))}" : "")}");
+                return null;
+            }
+            if (from != name)
+                return from;
+            reader.Error(node, $"{what} from: an image cannot be made from itself");
+            return null;
         }
 
         /// <summary>How the image is made: its bootstrap, or from when it derives from another image.</summary>
