@@ -1,12 +1,7 @@
 using System.Net;
-using Spawnlab.Checks;
-using Spawnlab.Host;
-using Spawnlab.Images;
 using Spawnlab.Labs;
 using Spawnlab.Machines;
 using Spawnlab.Networks;
-using Spawnlab.Pool;
-using Spawnlab.Stages;
 using Spawnlab.State;
 
 namespace Spawnlab.Lifecycle;

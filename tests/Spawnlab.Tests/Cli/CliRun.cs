@@ -28,38 +28,30 @@ internal sealed class CliRun : IDisposable
     public async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
-        var cli = new CliContext
-        {
-            Out = output,
-            Error = error,
-            OutConsole = Terminal.Create(output, redirected: true),
-            ErrorConsole = Terminal.Create(error, redirected: true),
-            Host = Lab.Host,
-            Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
-            AnsibleCollections = Collections,
-        };
-        var code = await SpawnlabCli.RunAsync(["--state-dir", Lab.StateFolder, .. args], cli);
+        var code = await SpawnlabCli.RunAsync(["--state-dir", Lab.StateFolder, .. args], Context(output, error));
         return (code, output.ToString(), error.ToString());
     }
 
     /// <summary>What the CLI suggests after <paramref name="line"/> (the words after `spawnlab`), as a shell's completion asks it.</summary>
     public async Task<IReadOnlyList<string>> SuggestAsync(string line)
     {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var cli = new CliContext
-        {
-            Out = output,
-            Error = error,
-            OutConsole = Terminal.Create(output, redirected: true),
-            ErrorConsole = Terminal.Create(error, redirected: true),
-            Host = Lab.Host,
-            Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
-            AnsibleCollections = Collections,
-        };
+        var output = new StringWriter();
         var full = $"--state-dir {Lab.StateFolder} {line}";
-        await SpawnlabCli.RunAsync([$"[suggest:{full.Length}]", full], cli);
+        await SpawnlabCli.RunAsync([$"[suggest:{full.Length}]", full], Context(output, new StringWriter()));
         return output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
+
+    /// <summary>The CLI's context on this lab's fake host and machines, writing to these writers.</summary>
+    private CliContext Context(StringWriter output, StringWriter error) => new()
+    {
+        Out = output,
+        Error = error,
+        OutConsole = Terminal.Create(output, redirected: true),
+        ErrorConsole = Terminal.Create(error, redirected: true),
+        Host = Lab.Host,
+        Controllers = (options, progress) => new LabController(Lab.Host, options with { Driver = DriverChoice.Dir }, progress, Lab.Runtime),
+        AnsibleCollections = Collections,
+    };
 
     public void Dispose() => Lab.Dispose();
 }
