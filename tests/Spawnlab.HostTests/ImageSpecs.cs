@@ -13,11 +13,33 @@ namespace Spawnlab.HostTests;
 /// </summary>
 [Collection(HostCollection.Name)]
 [Trait("Category", "Host")]
-public sealed class ImageSpecs(HostFixture host) : IDisposable
+public sealed class ImageSpecs(HostFixture host) : IAsyncLifetime
 {
     private readonly TestLab _files = new();
 
-    public void Dispose() => _files.Dispose();
+    /// <summary>The images a test makes (NAME-KEY), removed with their logs whatever became of the test.</summary>
+    private readonly List<string> _made = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var folder in _made)
+        {
+            if (Directory.Exists(Path.Combine(host.PoolRoot(), "images", folder)))
+                await host.Controller(DriverChoice.Btrfs).RemoveImagesAsync(folder, CancellationToken.None);
+            File.Delete(Path.Combine(host.PoolRoot(), "images", folder + ".log"));
+        }
+        _files.Dispose();
+    }
+
+    /// <summary>The folder of the lab's image img, to be removed at the end.</summary>
+    private string Made(LabDefinition lab)
+    {
+        var folder = ImageKeys.FolderName(lab.Images["img"], lab.Images);
+        _made.Add(folder);
+        return folder;
+    }
 
     private string StateDirectory => host.Options(DriverChoice.Btrfs).StateDirectory;
 
@@ -66,6 +88,7 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
             tar -C "$1" --numeric-owner -caf "$1.tar.zst" root.x86_64 && rm -rf "$1"
             """, "sh", arch, exported);
         var lab = Lab(name, "  img: { bootstrap: tarball, tarball: ./arch.tar.zst }");
+        var folder = Made(lab);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {
@@ -87,7 +110,6 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
             await controller.DownIfUpAsync(name);
         }
         Assert.Empty(await HostProbe.LeftoversAsync(name, lab.Networks.Keys, lab.Machines.Keys, host.PoolRoot()));
-        var folder = ImageKeys.FolderName(lab.Images["img"], lab.Images);
         var removed = await HostProbe.CliAsync(StateDirectory, null, "image", "rm", folder);
         Assert.True(removed.ExitCode == 0, removed.Stderr);
         Assert.False(Directory.Exists(Path.Combine(host.PoolRoot(), "images", folder)));
@@ -106,6 +128,7 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
             echo "filled $ROOT"
             """);
         var lab = Lab(name, "  img: { bootstrap: command, command: sh ./make-root.sh, inputs: [ ./make-root.sh ] }");
+        Made(lab);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {
@@ -119,16 +142,14 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
         finally
         {
             await controller.DownIfUpAsync(name);
-            await HostProbe.CliAsync(StateDirectory, null, "image", "rm", ImageKeys.FolderName(lab.Images["img"], lab.Images));
         }
 
         var broken = Lab(name, "  img: { bootstrap: command, command: 'echo half of it > \"$ROOT/half\"; echo no space left >&2; exit 3' }");
+        var folder = Path.Combine(host.PoolRoot(), "images", Made(broken));
         var failure = await Assert.ThrowsAnyAsync<SpawnlabException>(() => controller.UpAsync(broken, new Lifecycle.UpOptions(), CancellationToken.None));
         await controller.DownIfUpAsync(name);
-        var folder = Path.Combine(host.PoolRoot(), "images", ImageKeys.FolderName(broken.Images["img"], broken.Images));
         Assert.Contains("image img: its command failed (exit code 3): no space left; the whole output is in " + folder + ".log", failure.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(host.PoolRoot(), "images"), "*" + Path.GetFileName(folder) + "*"), p => !p.EndsWith(".log", StringComparison.Ordinal));
-        File.Delete(folder + ".log");
     }
 
     [HostFact]
@@ -139,6 +160,7 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
         File.WriteAllText(Path.Combine(_files.Directory, "web-setup.sh"), "echo derived > /etc/derived\n");
         var (first, second) = (TestLab.Name("der"), TestLab.Name("dev"));
         var labs = new[] { Lab(first, images, "a", "10.238.1"), Lab(second, images, "b", "10.238.2") };
+        var folder = Made(labs[0]);
         var controller = host.Controller(DriverChoice.Btrfs);
         try
         {
@@ -161,7 +183,7 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
             await controller.DownIfUpAsync(first);
             await controller.DownIfUpAsync(second);
         }
-        var removed = await HostProbe.CliAsync(StateDirectory, null, "image", "rm", ImageKeys.FolderName(labs[0].Images["img"], labs[0].Images));
+        var removed = await HostProbe.CliAsync(StateDirectory, null, "image", "rm", folder);
         Assert.True(removed.ExitCode == 0, removed.Stderr);
     }
 
@@ -171,15 +193,14 @@ public sealed class ImageSpecs(HostFixture host) : IDisposable
         var name = TestLab.Name("bad");
         await HostProbe.RunAsync("sh", "-ec", "mkdir -p \"$1/etc\" && echo ID=tiny > \"$1/etc/os-release\" && tar -C \"$1\" -cf \"$1.tar\" . && rm -rf \"$1\"", "sh", Path.Combine(_files.Directory, "tiny"));
         var lab = Lab(name, "  img: { bootstrap: tarball, tarball: ./tiny.tar }");
+        var folder = Path.Combine(host.PoolRoot(), "images", Made(lab));
         var controller = host.Controller(DriverChoice.Btrfs);
 
         var failure = await Assert.ThrowsAnyAsync<SpawnlabException>(() => controller.UpAsync(lab, new Lifecycle.UpOptions(), CancellationToken.None));
         await controller.DownIfUpAsync(name);
 
         Assert.Equal("image img cannot boot as a machine: no systemd (/usr/lib/systemd/systemd): machines boot with systemd as their init; install systemd in the root", failure.Message);
-        var folder = Path.Combine(host.PoolRoot(), "images", ImageKeys.FolderName(lab.Images["img"], lab.Images));
         Assert.False(Directory.Exists(folder));
         Assert.Empty(Directory.EnumerateDirectories(Path.Combine(host.PoolRoot(), "images"), "*" + Path.GetFileName(folder) + "*"));
-        File.Delete(folder + ".log");
     }
 }

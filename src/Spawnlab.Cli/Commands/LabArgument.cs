@@ -26,7 +26,7 @@ internal static class LabArgument
 
     /// <summary>
     /// The labs a read command shows: every lab that is up, or the one named (by its name or its lab file). A lab that
-    /// is not up is exit code 2, naming the labs that are.
+    /// is not up is exit code 2, naming the labs that are; one whose state does not read is up, and shows nothing.
     /// </summary>
     public static List<Spawnlab.State.LabState> Selected(Spawnlab.State.StateStore store, string? fileOrName)
     {
@@ -34,7 +34,9 @@ internal static class LabArgument
         if (fileOrName is null)
             return [.. labs];
         var name = LabName(fileOrName);
-        return labs.Where(l => l.Lab == name).ToList() is { Count: > 0 } found ? found : throw NotUp(name, labs);
+        if (labs.Where(l => l.Lab == name).ToList() is { Count: > 0 } found)
+            return found;
+        return store.Unreadable().Any(u => u.Lab == name) ? [] : throw NotUp(name, labs);
     }
 
     public static SpawnlabException NotUp(string name, IReadOnlyList<Spawnlab.State.LabState> labs) =>

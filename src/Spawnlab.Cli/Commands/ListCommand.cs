@@ -18,11 +18,9 @@ internal static class ListCommand
             var store = cli.Controller(result).Store;
             var only = result.GetValue(lab) is { } named ? LabArgument.LabName(named) : null;
             // A lab whose state does not read is named, so that it is not forgotten; the others are listed as usual.
-            var unreadable = store.Unreadable().Where(u => only is null || u.Lab == only).ToList();
-            foreach (var (broken, problem) in unreadable)
+            foreach (var (broken, problem) in store.Unreadable().Where(u => only is null || u.Lab == only))
                 cli.Error.WriteLine($"spawnlab: lab {broken}: {problem}; `spawnlab clean --force {broken}` removes what it left");
-            // A lab named whose state does not read was named above: it is not "not up".
-            var labs = only is not null && unreadable.Count > 0 ? [.. store.LoadAll().Where(l => l.Lab == only)] : LabArgument.Selected(store, only);
+            var labs = LabArgument.Selected(store, only);
             var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {

@@ -16,7 +16,7 @@ internal sealed class ImageMethods(IHostShell shell, ImageDefinition image, stri
         var mirror = image.Mirror ?? HostMirror.Find(image.Suite);
         progress.Report($"bootstrapping image {image.Name} ({image.Suite}, {packages.Count} packages) from {mirror}");
         await LoggedAsync(HostCommand.Of("debootstrap", "--variant=minbase", $"--include={string.Join(',', packages)}", image.Suite, root, mirror),
-            "debootstrap", cancellationToken);
+            "debootstrap", cancellationToken, debootstrap: true);
     }
 
     /// <summary>A root unpacked from a tarball, owners, modes, xattrs, ACLs and device nodes kept; a single top folder is taken as the root.</summary>
@@ -101,11 +101,14 @@ internal sealed class ImageMethods(IHostShell shell, ImageDefinition image, stri
     private HostCommand InImage(params string[] options) =>
         HostCommand.Of("systemd-nspawn", ["--quiet", "--register=no", "--keep-unit", "--pipe", .. options, "-D", root, "/bin/sh"]);
 
-    /// <summary>Runs a command with its output appended to the image's log, reporting debootstrap's progress read from it; a failure says the log's last lines.</summary>
-    private async Task LoggedAsync(HostCommand command, string what, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a command with its output appended to the image's log (debootstrap's progress read from it while it runs,
+    /// with <paramref name="debootstrap"/>); a failure says the log's last lines.
+    /// </summary>
+    private async Task LoggedAsync(HostCommand command, string what, CancellationToken cancellationToken, bool debootstrap = false)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watch = WatchAsync(stop.Token);
+        var watch = debootstrap ? WatchAsync(stop.Token) : Task.CompletedTask;
         var result = await shell.RunAsync(command.LoggedTo(log).WithoutThrowing(), cancellationToken);
         await stop.CancelAsync();
         await watch;
