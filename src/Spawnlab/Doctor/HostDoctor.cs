@@ -55,7 +55,8 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
     /// <summary>Booted machines use inotify instances; at the default 128, machines past about 15 hang in "initializing".</summary>
     public const int InotifyInstancesPerMachine = 8;
 
-    private static readonly (string Tool, string Package)[] Tools =
+    /// <summary>The host programs labs may need, with the Debian package of each.</summary>
+    public static readonly (string Tool, string Package)[] Tools =
     [
         ("systemd-nspawn", "systemd-container"), ("btrfs", "btrfs-progs"), ("mkfs.btrfs", "btrfs-progs"), ("nft", "nftables"),
         ("ip", "iproute2"), ("debootstrap", "debootstrap"), ("dnsmasq", "dnsmasq-base"), ("nsenter", "util-linux"),

@@ -70,6 +70,9 @@ public interface ICgroups
     /// <summary>The mount points of the cgroup hierarchies systemd uses, the unified (cgroup2) one first; empty without cgroup2.</summary>
     IReadOnlyList<string> Hierarchies();
 
+    /// <summary>The cgroup directories of a machine, one per hierarchy, the unified one first.</summary>
+    IReadOnlyList<string> For(string lab, string machine);
+
     /// <summary>Makes the cgroups and their payload children; <paramref name="frozen"/> freezes the machine's payload before it has a process.</summary>
     void Create(IReadOnlyList<string> cgroups, bool frozen);
 
@@ -113,10 +116,6 @@ public static class HostExtensions
         if (!host.IsRoot)
             throw new SpawnlabException($"{what} needs root: it creates bridges, namespaces, mounts and containers; run it with sudo");
     }
-
-    /// <summary>The cgroup directories of a machine, one per hierarchy, the unified one first.</summary>
-    public static IReadOnlyList<string> For(this ICgroups cgroups, string lab, string machine) =>
-        [.. cgroups.Hierarchies().Select(h => Path.Combine(h, MachineCgroup.NameOf(lab, machine)))];
 
     /// <summary>Whether a recorded process (null when none was recorded) still runs.</summary>
     public static bool IsRunning(this IProcessTable processes, HostProcess? process) => process is not null && processes.IsAlive(process);

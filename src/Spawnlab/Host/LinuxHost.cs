@@ -11,7 +11,7 @@ public sealed class LinuxHost : IHost
     {
         Shell = shell ?? new CliWrapShell();
         Processes = new ProcProcessTable(Shell);
-        Cgroups = new MachineCgroup(Mounts);
+        Cgroups = new MachineCgroup(Mounts, () => HasSystemdAsInit, Shell);
         _userNamespaces = new(FindUserNamespacesUnavailable);
     }
 

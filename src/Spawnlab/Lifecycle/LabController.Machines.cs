@@ -240,9 +240,9 @@ public sealed partial class LabController
             Namespace = HostNames.Namespace(lab.Name, machine.Name),
             Forward = machine.Forward,
             PrivateUsers = privateUsers,
-            // A machine's processes are killed by its cgroup, whatever nspawn's fate: every machine gets cgroups of its
-            // own, but one that registers with machined, which puts it in a scope of its own.
-            Cgroups = !vm && (privateUsers || !host.HasSystemdAsInit) ? [.. host.Cgroups.For(lab.Name, machine.Name)] : [],
+            // A machine's processes are killed by its cgroup, whatever nspawn's fate: every container gets cgroups of
+            // its own (on a systemd host, those of a scope unit of its own).
+            Cgroups = !vm ? [.. host.Cgroups.For(lab.Name, machine.Name)] : [],
             Kind = machine.Kind,
             ConsoleLog = vm ? Path.Combine(Store.LogDirectory(lab.Name), $"{machine.Name}.console.log") : null,
             ConsoleSocket = vm ? Path.Combine(Store.LabDirectory(lab.Name), $"{machine.Name}.console") : null,

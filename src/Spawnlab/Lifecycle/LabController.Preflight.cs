@@ -18,13 +18,15 @@ public sealed partial class LabController
             switch (finding.Kind)
             {
                 case Doctor.FindingKind.Inotify when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (host.Sysctls.ReadInt("fs.inotify.max_user_instances") ?? 0):
-                case Doctor.FindingKind.Tools:
                 case Doctor.FindingKind.Cgroups:
                 case Doctor.FindingKind.ForwardPolicy when lab.Networks.Count > 0:
                     problems.Add($"{finding.Check}: {finding.Detail}; fix: {finding.Advice}");
                     break;
             }
         }
+        var missing = Doctor.HostDoctor.Tools.Where(t => NeedsTool(lab, t.Tool) && !host.HasProgram(t.Tool)).ToList();
+        if (missing.Count > 0)
+            problems.Add($"tools: missing: {string.Join(", ", missing.Select(t => t.Tool))}; fix: apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}");
         if (lab.Machines.Values.Any(m => m.Kind == MachineKind.Vm) && !host.HasProgram(QemuArguments.Program))
             problems.Add($"vm: machines of this lab are VMs, and {QemuArguments.Program} is not installed; fix: apt-get install qemu-system-x86 ipxe-qemu");
         if (lab.Machines.Values.Any(m => m.Stages.Any(s => s.Ansible is not null)) && !host.HasProgram("ansible-playbook"))
@@ -32,6 +34,18 @@ public sealed partial class LabController
         if (problems.Count > 0)
             throw new SpawnlabException($"lab {lab.Name} cannot come up on this host (`spawnlab doctor --fix` repairs what it can):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
     }
+
+    /// <summary>
+    /// Whether bringing the lab up needs a host tool: btrfs only for a btrfs pool (a new pool without it is made of
+    /// folders, and `--driver btrfs` says so itself), debootstrap only for a debootstrap image.
+    /// </summary>
+    private bool NeedsTool(LabDefinition lab, string tool) => tool switch
+    {
+        "btrfs" or "mkfs.btrfs" => options.Driver == Pool.DriverChoice.Btrfs
+            || new Pool.PoolOpener(host, options.StateDirectory).Existing()?.Driver.Name == "btrfs",
+        "debootstrap" => lab.Images.Values.Any(i => i.Bootstrap == ImageDefinition.Debootstrap),
+        _ => true,
+    };
 
     /// <summary>
     /// Host names join the lab's and the machine's with '-', which both may hold: lab adv8-x's machine m1 and lab

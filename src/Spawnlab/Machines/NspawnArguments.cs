@@ -39,10 +39,10 @@ public static class NspawnArguments
             // networkd, DHCP and routing inside may manage it.
             arguments.Add("--capability=CAP_NET_ADMIN");
         }
-        // Without systemd as PID 1 there is no machined to register with; --keep-unit stops nspawn asking PID 1 over
-        // D-Bus. A machine with a user namespace runs in the cgroup Spawnlab made for it, so it keeps that one.
-        if (!hostHasSystemd || privateUsers)
-            arguments.AddRange(["--register=no", "--keep-unit"]);
+        // A machine runs in the cgroup it is started in (its own, or on a systemd host its own scope), so nspawn keeps
+        // it. Without systemd as PID 1 there is no machined to register with; with it, the machine is registered, so
+        // that machinectl, systemctl -M and journalctl -M reach it.
+        arguments.AddRange([hostHasSystemd ? "--register=yes" : "--register=no", "--keep-unit"]);
         foreach (var bind in machine.Binds)
         {
             var source = bind.Machine is { } other

@@ -16,6 +16,12 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
     // Moves the shell into each cgroup named before "--", then becomes the command after it.
     private const string JoinCgroupsThenExec = "while [ \"$1\" != -- ]; do echo $$ > \"$1/cgroup.procs\" || exit 1; shift; done; shift; exec \"$@\"";
 
+    // Run by systemd-run in the machine's new scope: makes the payload child of each cgroup named before "--" (the
+    // first one frozen when $1 says so), then becomes the command after it.
+    private const string MakePayloadThenExec =
+        "freeze=$1; shift; first=$1; while [ \"$1\" != -- ]; do mkdir -p \"$1/payload\" || exit 1; shift; done; shift; "
+        + "if [ \"$freeze\" = 1 ]; then echo 1 > \"$first/payload/cgroup.freeze\" || exit 1; fi; exec \"$@\"";
+
     public MachineRunState RunState(MachineState machine) =>
         host.Processes.IsRunning(machine.Process) ? MachineRunState.Running
         : host.Cgroups.IsPopulated(machine.Cgroups) ? MachineRunState.Orphaned
@@ -52,7 +58,8 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
             journal.Record(obj);
         }
         // Only a machine whose network nspawn makes waits frozen for its wiring; the others' is in place already.
-        host.Cgroups.Create(state.Cgroups, frozen: state.PrivateUsers);
+        if (!InScope(state))
+            host.Cgroups.Create(state.Cgroups, frozen: state.PrivateUsers);
         // nspawn says READY=1 here once systemd inside has started up: no asking, no polling.
         using var notify = NotifySocket.TryBind(state.Namespace);
         var process = await SpawnAsync(state, notify?.Path, cancellationToken);
@@ -77,17 +84,33 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
 
     /// <summary>
     /// Starts systemd-nspawn detached, in the machine's cgroups when it has any, with its output going to its boot log;
-    /// with a <paramref name="notifySocket"/>, nspawn says there when systemd inside has started up.
+    /// with a <paramref name="notifySocket"/>, nspawn says there when systemd inside has started up. On a systemd host
+    /// the machine's cgroup is a transient scope that systemd-run makes and then becomes nspawn in, so the pid is
+    /// nspawn's either way.
     /// </summary>
     private Task<HostProcess> SpawnAsync(MachineState state, string? notifySocket, CancellationToken cancellationToken)
     {
         string[] nspawn = notifySocket is null
             ? ["systemd-nspawn", .. state.NspawnArguments]
             : ["env", $"NOTIFY_SOCKET={notifySocket}", "systemd-nspawn", "--notify-ready=yes", .. state.NspawnArguments];
+        if (InScope(state))
+        {
+            string[] scope =
+            [
+                "--quiet", "--scope", $"--unit={MachineCgroup.ScopeOf(state.Cgroups[0])}", $"--slice={MachineCgroup.MachineSlice}",
+                "--collect", "--property=Delegate=yes", $"--description=Spawnlab machine {state.Name}",
+            ];
+            return host.Processes.StartDetachedAsync("systemd-run",
+                [.. scope, "--", "sh", "-c", MakePayloadThenExec, "sh", state.PrivateUsers ? "1" : "0", .. state.Cgroups, "--", .. nspawn],
+                state.LogFile, cancellationToken);
+        }
         return state.Cgroups.Count == 0
             ? host.Processes.StartDetachedAsync(nspawn[0], nspawn[1..], state.LogFile, cancellationToken)
             : host.Processes.StartDetachedAsync("sh", ["-c", JoinCgroupsThenExec, "sh", .. state.Cgroups, "--", .. nspawn], state.LogFile, cancellationToken);
     }
+
+    /// <summary>Whether the machine runs in a systemd scope of its own (on a host where systemd is PID 1).</summary>
+    private static bool InScope(MachineState state) => state.Cgroups.Count > 0 && MachineCgroup.ScopeOf(state.Cgroups[0]) is not null;
 
     /// <summary>
     /// Waits for the machine's PID 1 to exist in a network namespace of its own (nspawn makes both at once), which

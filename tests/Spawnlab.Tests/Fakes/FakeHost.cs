@@ -136,6 +136,8 @@ internal sealed class FakeCgroups : ICgroups
 
     public IReadOnlyList<string> Hierarchies() => [Hierarchy];
 
+    public IReadOnlyList<string> For(string lab, string machine) => [Path.Combine(Hierarchy, MachineCgroup.NameOf(lab, machine))];
+
     public void Create(IReadOnlyList<string> cgroups, bool frozen)
     {
         lock (Existing)

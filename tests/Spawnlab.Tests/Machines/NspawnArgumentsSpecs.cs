@@ -20,9 +20,15 @@ public sealed class NspawnArgumentsSpecs
         Assert.Contains("--network-namespace-path=/run/netns/spawnlab-prolo-pas-r11p11", arguments);
     }
 
-    [Fact]
-    public void With_systemd_on_the_host_machines_register_with_machined() =>
-        Assert.DoesNotContain("--register=no", NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true, privateUsers: false));
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void With_systemd_on_the_host_machines_register_with_machined_from_their_own_scope(bool privateUsers)
+    {
+        var arguments = NspawnArguments.For(Machine, "x.y", "/r", "ns", hostHasSystemd: true, privateUsers);
+        Assert.Contains("--register=yes", arguments);
+        Assert.Contains("--keep-unit", arguments);
+    }
 
     [Fact]
     public void Binds_tmpfs_and_a_read_only_root_are_passed_on()
@@ -44,7 +50,7 @@ public sealed class NspawnArgumentsSpecs
         Assert.Contains("--private-network", arguments);
         Assert.DoesNotContain(arguments, a => a.StartsWith("--network-namespace-path", StringComparison.Ordinal));
         Assert.DoesNotContain("--capability=CAP_NET_ADMIN", arguments);
-        // It runs in the cgroup Spawnlab made for it, on any host.
+        // It runs in the cgroup it is started in, on any host.
         Assert.Contains("--keep-unit", arguments);
         Assert.Contains(@"--bind-ro=/srv/a\:b:/root/sadm:idmap", arguments);
         Assert.Contains("--bind=/srv/rw:/srv:idmap", arguments);
