@@ -93,7 +93,7 @@ public sealed class AnsibleSpecs(HostFixture host) : IDisposable
 
     /// <summary>`spawnlab ARGS`, run as a user runs it, with the test's state directory and collections folder.</summary>
     private string Cli(params string[] arguments) =>
-        Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={host.Options(DriverChoice.Btrfs).StateDirectory}", .. arguments]);
+        Run(HostProbe.Cli[0], [.. HostProbe.Cli.Skip(1), $"--state-dir={host.Options(DriverChoice.Btrfs).StateDirectory}", .. arguments]);
 
     [HostFact]
     public async Task Ansible_configures_the_example_and_reaches_every_machine_without_SSH_and_over_SSH_and_a_template_reruns_its_stages_only()
@@ -125,7 +125,7 @@ public sealed class AnsibleSpecs(HostFixture host) : IDisposable
                 Assert.Contains($"{machine} | CHANGED | rc=0 | (stdout) {machine}", overSsh, StringComparison.Ordinal);
 
             // The executable as a dynamic inventory, as Ansible calls it, and the exported layout.
-            File.WriteAllText(At("spawnlab-inventory"), $"#!/bin/sh\nexec dotnet {Path.Combine(AppContext.BaseDirectory, "spawnlab.dll")} \"$@\"\n");
+            File.WriteAllText(At("spawnlab-inventory"), $"#!/bin/sh\nexec {string.Join(' ', HostProbe.Cli)} \"$@\"\n");
             File.SetUnixFileMode(At("spawnlab-inventory"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             using (var list = JsonDocument.Parse(Run("ansible-inventory", "-i", At("spawnlab-inventory"), "--list")))
             {

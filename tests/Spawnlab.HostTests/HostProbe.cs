@@ -96,9 +96,16 @@ public static class HostProbe
         return left;
     }
 
-    /// <summary>The built spawnlab CLI with the given state directory, its output redirected.</summary>
+    /// <summary>
+    /// The spawnlab CLI as a user runs it: the published native executable that SPAWNLAB_CLI names (scripts/test
+    /// publishes it), else the build's spawnlab.dll through dotnet.
+    /// </summary>
+    public static IReadOnlyList<string> Cli { get; } =
+        Environment.GetEnvironmentVariable("SPAWNLAB_CLI") is { Length: > 0 } native ? [native] : ["dotnet", Path.Combine(AppContext.BaseDirectory, "spawnlab.dll")];
+
+    /// <summary>The spawnlab CLI with the given state directory, its output redirected.</summary>
     public static ProcessStartInfo CliStartInfo(string stateDirectory, IEnumerable<string> arguments) =>
-        new("dotnet", [Path.Combine(AppContext.BaseDirectory, "spawnlab.dll"), $"--state-dir={stateDirectory}", .. arguments])
+        new(Cli[0], [.. Cli.Skip(1), $"--state-dir={stateDirectory}", .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -7,7 +7,8 @@ namespace Spawnlab.HostTests;
 /// <summary>
 /// Spawnlab on a host where systemd is PID 1, for real: this machine has no systemd as PID 1, so the host is a machine
 /// of a lab (with <c>private_users: false</c>, systemd-container and nftables) into which a host stage copies the .NET
-/// runtime, this build of the CLI and the base image's root; the Spawnlab inside runs a lab of its own there.
+/// runtime and this build of the CLI (or the native CLI alone, where SPAWNLAB_CLI names it) and the base image's root;
+/// the Spawnlab inside runs a lab of its own there.
 /// </summary>
 [Collection(HostCollection.Name)]
 [Trait("Category", "Host")]
@@ -17,7 +18,21 @@ public sealed class SystemdHostSpecs(HostFixture host) : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private const string Spawnlab = "/opt/dotnet/dotnet /opt/spawnlab/spawnlab.dll";
+    private static readonly bool Native = HostProbe.Cli.Count == 1;
+
+    private static readonly string Spawnlab = Native ? "/opt/spawnlab/spawnlab" : "/opt/dotnet/dotnet /opt/spawnlab/spawnlab.dll";
+
+    /// <summary>The line of a host script that puts the CLI into the machine's root.</summary>
+    private static string InstallCli()
+    {
+        if (Native)
+            return $"cp {HostProbe.Cli[0]} \"$ROOT/opt/spawnlab/spawnlab\"";
+        var dotnet = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        var runtime = Path.GetFileName(Path.TrimEndingDirectorySeparator(RuntimeEnvironment.GetRuntimeDirectory()));
+        return $"mkdir -p \"$ROOT/opt/dotnet/shared/Microsoft.NETCore.App\" && cp -a {dotnet}/dotnet {dotnet}/host \"$ROOT/opt/dotnet/\""
+            + $" && cp -a {dotnet}/shared/Microsoft.NETCore.App/{runtime} \"$ROOT/opt/dotnet/shared/Microsoft.NETCore.App/\""
+            + $" && cp -a {AppContext.BaseDirectory}. \"$ROOT/opt/spawnlab/\"";
+    }
 
     [HostFact]
     public async Task Machines_run_as_scopes_registered_with_machined_that_machinectl_systemctl_M_and_journalctl_M_reach_and_down_and_clean_remove()
@@ -44,8 +59,6 @@ public sealed class SystemdHostSpecs(HostFixture host) : IDisposable
         var images = TestLab.Image["images:\n".Length..] + "\n  sd: { from: base, packages: [systemd-container, nftables] }";
         var baseImages = _files.Write($"lab: x\n{TestLab.Image}\nmachines: {{}}\n", "base.yaml").Images;
         var baseRoot = Path.Combine(host.PoolRoot(), "images", ImageKeys.FolderName(baseImages["base"], baseImages));
-        var dotnet = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        var runtime = Path.GetFileName(Path.TrimEndingDirectorySeparator(RuntimeEnvironment.GetRuntimeDirectory()));
         var lab = _files.Write($$"""
             lab: {{outer}}
             images:
@@ -58,10 +71,8 @@ public sealed class SystemdHostSpecs(HostFixture host) : IDisposable
                   - name: spawnlab
                     host: |
                       set -e
-                      mkdir -p "$ROOT/opt/dotnet/shared/Microsoft.NETCore.App" "$ROOT/opt/spawnlab" "$ROOT/srv/base"
-                      cp -a {{dotnet}}/dotnet {{dotnet}}/host "$ROOT/opt/dotnet/"
-                      cp -a {{dotnet}}/shared/Microsoft.NETCore.App/{{runtime}} "$ROOT/opt/dotnet/shared/Microsoft.NETCore.App/"
-                      cp -a {{AppContext.BaseDirectory}}. "$ROOT/opt/spawnlab/"
+                      mkdir -p "$ROOT/opt/spawnlab" "$ROOT/srv/base"
+                      {{InstallCli()}}
                       cp -a --reflink=auto {{baseRoot}}/. "$ROOT/srv/base/"
                       cp {{_files.Directory}}/inner.yaml "$ROOT/srv/"
             """);

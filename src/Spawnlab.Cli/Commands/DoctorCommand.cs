@@ -24,14 +24,14 @@ internal static class DoctorCommand
             }
             if (result.GetValue(json))
             {
-                cli.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(findings.Select(f => new
+                cli.Out.WriteLine(JsonNodes.Indented(JsonNodes.Array(findings.Select(f => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
                 {
-                    check = f.Check,
-                    state = f.Severity switch { Severity.Ok => "ok", Severity.Note => "note", _ => "problem" },
-                    detail = f.Detail,
-                    fix = f.Advice,
-                    fixable = f.Fixable,
-                }), new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                    ["check"] = f.Check,
+                    ["state"] = f.Severity switch { Severity.Ok => "ok", Severity.Note => "note", _ => "problem" },
+                    ["detail"] = f.Detail,
+                    ["fix"] = f.Advice,
+                    ["fixable"] = f.Fixable,
+                }))));
                 return findings.Any(f => f.Severity == Severity.Problem) ? 1 : 0;
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("CHECK", "STATE", "DETAIL", "FIX");

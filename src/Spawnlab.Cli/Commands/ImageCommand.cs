@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace Spawnlab.Cli.Commands;
@@ -18,18 +18,18 @@ internal static class ImageCommand
             var images = await cli.Controller(result).ImagesAsync(cancellationToken);
             if (result.GetValue(json))
             {
-                cli.Out.WriteLine(JsonSerializer.Serialize(images.Select(i => new
+                cli.Out.WriteLine(JsonNodes.Indented(JsonNodes.Array(images.Select(i => (JsonNode)new JsonObject
                 {
-                    i.Name,
-                    i.Key,
-                    i.Path,
-                    Bootstrap = i.Record?.Bootstrap,
-                    Source = i.Record?.Source,
-                    Parent = i.Record?.Parent,
-                    Packages = i.Record?.Packages,
-                    Made = i.Record?.Made,
-                    i.UsedBy,
-                }), new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+                    ["name"] = i.Name,
+                    ["key"] = i.Key,
+                    ["path"] = i.Path,
+                    ["bootstrap"] = i.Record?.Bootstrap,
+                    ["source"] = i.Record?.Source,
+                    ["parent"] = i.Record?.Parent,
+                    ["packages"] = i.Record?.Packages is { } packages ? JsonNodes.Array(packages) : null,
+                    ["made"] = i.Record?.Made,
+                    ["usedBy"] = JsonNodes.Array(i.UsedBy),
+                }))));
                 return 0;
             }
             if (images.Count == 0)

@@ -24,7 +24,7 @@ internal static class ListCommand
             var machines = await cli.Controller(result).StatusesWithLeasesAsync(labs, cancellationToken);
             if (result.GetValue(json))
             {
-                cli.Out.WriteLine(JsonSerializer.Serialize(machines, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+                cli.Out.WriteLine(MachineStatus.ToJson(machines));
                 return 0;
             }
             if (machines.Count == 0)

@@ -17,20 +17,20 @@ internal static class StagesCommand
             var (lab, found) = cli.Controller(result).FindMachine(result.GetValue(machine)!);
             if (result.GetValue(json))
             {
-                cli.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                cli.Out.WriteLine(JsonNodes.Indented(new System.Text.Json.Nodes.JsonObject
                 {
-                    lab = lab.Lab,
-                    machine = found.Name,
-                    stages = found.Stages.Select(s => new
+                    ["lab"] = lab.Lab,
+                    ["machine"] = found.Name,
+                    ["stages"] = JsonNodes.Array(found.Stages.Select(s => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
                     {
-                        name = s.Name,
-                        key = s.Key,
-                        state = s.Status.ToString().ToLowerInvariant(),
-                        current = found.RootAt == s.Key,
-                        snapshotAt = s.SnapshotAt,
-                        seconds = s.Duration?.TotalSeconds,
-                    }),
-                }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                        ["name"] = s.Name,
+                        ["key"] = s.Key,
+                        ["state"] = s.Status.ToString().ToLowerInvariant(),
+                        ["current"] = found.RootAt == s.Key,
+                        ["snapshotAt"] = s.SnapshotAt,
+                        ["seconds"] = s.Duration?.TotalSeconds,
+                    })),
+                }));
                 return Task.FromResult(0);
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("#", "STAGE", "KEY", "STATE", "SNAPSHOT", "DURATION");

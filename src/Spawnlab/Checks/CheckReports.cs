@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Nodes;
 using System.Xml.Linq;
 
 namespace Spawnlab.Checks;
@@ -8,21 +8,23 @@ namespace Spawnlab.Checks;
 /// <summary>Check results written as a test suite: JSON, and JUnit XML with one test case per check.</summary>
 public static class CheckReports
 {
-    private static readonly JsonSerializerOptions Json = new()
+    public static string ToJson(IReadOnlyList<CheckResult> results) => JsonNodes.Indented(new JsonObject
     {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
-    public static string ToJson(IReadOnlyList<CheckResult> results) => JsonSerializer.Serialize(new
-    {
-        Tests = results.Count,
-        Passed = results.Count(r => r.Outcome == CheckOutcome.Passed),
-        Failed = results.Count(r => r.Outcome == CheckOutcome.Failed),
-        Skipped = results.Count(r => r.Outcome == CheckOutcome.Skipped),
-        Results = results.Select(r => new { r.Lab, r.Machine, r.Stage, r.Name, r.Outcome, r.Message, Seconds = Math.Round(r.Duration.TotalSeconds, 3) }),
-    }, Json);
+        ["tests"] = results.Count,
+        ["passed"] = results.Count(r => r.Outcome == CheckOutcome.Passed),
+        ["failed"] = results.Count(r => r.Outcome == CheckOutcome.Failed),
+        ["skipped"] = results.Count(r => r.Outcome == CheckOutcome.Skipped),
+        ["results"] = JsonNodes.Array(results.Select(r => (JsonNode)new JsonObject
+        {
+            ["lab"] = r.Lab,
+            ["machine"] = r.Machine,
+            ["stage"] = r.Stage,
+            ["name"] = r.Name,
+            ["outcome"] = JsonNamingPolicy.CamelCase.ConvertName(r.Outcome.ToString()),
+            ["message"] = r.Message,
+            ["seconds"] = Math.Round(r.Duration.TotalSeconds, 3),
+        })),
+    });
 
     /// <summary>One test suite per machine; a test case's class name is MACHINE.STAGE.</summary>
     public static XDocument ToJUnit(IReadOnlyList<CheckResult> results, DateTimeOffset timestamp)

@@ -14,7 +14,6 @@ public sealed class VmAccel(IHostShell shell, string stateDirectory)
     /// <summary>How long a kernel gets to reach its panic under KVM (it takes about a second where KVM works).</summary>
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(20);
 
-    private sealed record Probe(string HostKernel, bool Works, string Detail);
 
     private string ProbeFile => Path.Combine(stateDirectory, "kvm.json");
 
@@ -35,11 +34,11 @@ public sealed class VmAccel(IHostShell shell, string stateDirectory)
             "qemu-system-x86_64", "-accel", "kvm", "-m", "256", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-serial", "stdio", "-kernel", kernel, "-append", "console=ttyS0 panic=-1"]).WithStandardInput("").WithoutThrowing(), cancellationToken);
         var works = result.StandardOutput.Contains("Kernel panic", StringComparison.Ordinal) || result.StandardOutput.Contains("Unable to mount root", StringComparison.Ordinal);
-        var probe = new Probe(hostKernel, works, works
+        var probe = new VmAccelProbe(hostKernel, works, works
             ? $"KVM: a kernel booted under it to its panic ({Path.GetFileName(kernel)})"
             : $"TCG: a kernel under KVM did not get to its panic within {ProbeTimeout.TotalSeconds:0} s here (SPAWNLAB_VM_ACCEL=kvm forces it)");
         Directory.CreateDirectory(stateDirectory);
-        await File.WriteAllTextAsync(ProbeFile, JsonSerializer.Serialize(probe), cancellationToken);
+        await File.WriteAllTextAsync(ProbeFile, JsonSerializer.Serialize(probe, PlainJson.Default.VmAccelProbe), cancellationToken);
         return (works ? "kvm" : "tcg", probe.Detail);
     }
 
@@ -50,11 +49,11 @@ public sealed class VmAccel(IHostShell shell, string stateDirectory)
         : Known() is { } known && known.HostKernel == Environment.OSVersion.Version.ToString() ? known.Detail
         : "KVM if a kernel boots under it (tried at the first up of a lab with VMs)";
 
-    private Probe? Known()
+    private VmAccelProbe? Known()
     {
         try
         {
-            return File.Exists(ProbeFile) ? JsonSerializer.Deserialize<Probe>(File.ReadAllText(ProbeFile)) : null;
+            return File.Exists(ProbeFile) ? JsonSerializer.Deserialize(File.ReadAllText(ProbeFile), PlainJson.Default.VmAccelProbe) : null;
         }
         catch (JsonException)
         {
@@ -75,3 +74,6 @@ public sealed class VmAccel(IHostShell shell, string stateDirectory)
         }
     }
 }
+
+/// <summary>kvm.json: whether a kernel under KVM worked on this host kernel, and what was seen.</summary>
+internal sealed record VmAccelProbe(string HostKernel, bool Works, string Detail);

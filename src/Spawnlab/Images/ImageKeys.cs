@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spawnlab.Labs;
 
 namespace Spawnlab.Images;
@@ -21,28 +21,34 @@ public static class ImageKeys
     /// <param name="images">The lab's images, where a from: is looked up.</param>
     public static string Of(ImageDefinition image, IReadOnlyDictionary<string, ImageDefinition> images)
     {
-        object canonical = image.Bootstrap switch
+        JsonObject canonical = image.Bootstrap switch
         {
-            ImageDefinition.TarballMethod => new { image.Bootstrap, Tarball = HashOfFile(image.Tarball!), image.Setup },
-            ImageDefinition.CommandMethod => new { image.Bootstrap, image.Command, Inputs = HashOfInputs(image.Inputs, image.Directory), image.Setup },
-            ImageDefinition.Derived => new
+            ImageDefinition.TarballMethod => new() { ["Bootstrap"] = image.Bootstrap, ["Tarball"] = HashOfFile(image.Tarball!), ["Setup"] = image.Setup },
+            ImageDefinition.CommandMethod => new()
             {
-                image.Bootstrap,
-                From = Of(images[image.From!], images),
-                Packages = image.Packages.Distinct().Order(StringComparer.Ordinal).ToArray(),
-                image.Setup,
+                ["Bootstrap"] = image.Bootstrap,
+                ["Command"] = image.Command,
+                ["Inputs"] = HashOfInputs(image.Inputs, image.Directory),
+                ["Setup"] = image.Setup,
+            },
+            ImageDefinition.Derived => new()
+            {
+                ["Bootstrap"] = image.Bootstrap,
+                ["From"] = Of(images[image.From!], images),
+                ["Packages"] = JsonNodes.Array(image.Packages.Distinct().Order(StringComparer.Ordinal)),
+                ["Setup"] = image.Setup,
             },
             // As it always was, so that images made before the other methods existed keep their keys.
-            _ => new
+            _ => new()
             {
-                image.Bootstrap,
-                image.Suite,
-                image.Mirror,
-                Packages = image.Packages.Concat(RequiredPackages).Distinct().Order(StringComparer.Ordinal).ToArray(),
-                image.Setup,
+                ["Bootstrap"] = image.Bootstrap,
+                ["Suite"] = image.Suite,
+                ["Mirror"] = image.Mirror,
+                ["Packages"] = JsonNodes.Array(image.Packages.Concat(RequiredPackages).Distinct().Order(StringComparer.Ordinal)),
+                ["Setup"] = image.Setup,
             },
         };
-        return Hash(JsonSerializer.Serialize(canonical));
+        return Hash(JsonNodes.Compact(canonical));
     }
 
     /// <summary>The folder name of an image in the pool: its name and key.</summary>

@@ -62,7 +62,7 @@ public sealed record CheckDefinition(CheckKind Kind, string Target, TimeSpan Tim
         CheckKind.Port => $"port {Target}/{Proto} is open",
         CheckKind.Dns => $"dns {Target} resolves" + (Address is not null ? $" to {Address}" : ""),
         CheckKind.Ping => $"ping {Target}",
-        CheckKind.Console => $"console shows /{Target}/" + (Send is not null ? $", then types {System.Text.Json.JsonSerializer.Serialize(Send)}" : ""),
+        CheckKind.Console => $"console shows /{Target}/" + (Send is not null ? $", then types {System.Text.Json.Nodes.JsonValue.Create(Send).ToJsonString()}" : ""),
         _ => Target,
     };
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spawnlab.Machines;
 using Spawnlab.State;
-using YamlDotNet.Serialization;
 
 namespace Spawnlab.Lifecycle;
 
@@ -165,35 +164,14 @@ public sealed record Inventory(IReadOnlyDictionary<string, JsonObject> Hosts, IR
     /// <summary>A YAML inventory file: `all` with every host and its vars, and the groups as children.</summary>
     public string ToYaml()
     {
-        object? Plain(JsonNode? node) => node switch
+        var groups = new JsonObject(Groups.Select(g => KeyValuePair.Create(g.Key, (JsonNode?)new JsonObject
         {
-            JsonObject o => o.ToDictionary(kv => kv.Key, kv => Plain(kv.Value)),
-            JsonArray a => a.Select(Plain).ToList(),
-            JsonValue v => v.GetValueKind() switch
-            {
-                JsonValueKind.String => v.GetValue<string>(),
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                JsonValueKind.Number => v.ToJsonString(),
-                _ => null,
-            },
-            _ => null,
-        };
-        var groups = Groups.ToDictionary(g => g.Key, g => (object)new Dictionary<string, object?>
-        {
-            ["hosts"] = g.Value.Hosts.Distinct().ToDictionary(h => h, _ => (object?)null),
-            ["children"] = g.Value.Children.Distinct().ToDictionary(c => c, _ => (object?)null),
-            ["vars"] = Plain(g.Value.Vars),
-        });
-        var document = new Dictionary<string, object>
-        {
-            ["all"] = new Dictionary<string, object?>
-            {
-                ["hosts"] = Hosts.ToDictionary(h => h.Key, h => Plain(h.Value)),
-                ["children"] = groups,
-            },
-        };
-        return new SerializerBuilder().ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull).Build().Serialize(document);
+            ["hosts"] = new JsonObject(g.Value.Hosts.Distinct().Select(h => KeyValuePair.Create(h, (JsonNode?)null))),
+            ["children"] = new JsonObject(g.Value.Children.Distinct().Select(c => KeyValuePair.Create(c, (JsonNode?)null))),
+            ["vars"] = g.Value.Vars.DeepClone(),
+        })));
+        var hosts = new JsonObject(Hosts.Select(h => KeyValuePair.Create(h.Key, (JsonNode?)h.Value.DeepClone())));
+        return InventoryYaml.Write(new JsonObject { ["all"] = new JsonObject { ["hosts"] = hosts, ["children"] = groups } });
     }
 
     /// <summary>
@@ -222,27 +200,33 @@ public sealed record Inventory(IReadOnlyDictionary<string, JsonObject> Hosts, IR
     }
 
     /// <summary>Every lab with its networks and machines, as JSON (the `--format json` of `spawnlab inventory`).</summary>
-    public static string ToJson(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines) => JsonSerializer.Serialize(
-        labs.ToDictionary(lab => lab.Lab, lab => new
+    public static string ToJson(IReadOnlyList<LabState> labs, IReadOnlyList<MachineStatus> machines) => JsonNodes.Indented(new JsonObject(
+        labs.Select(lab => KeyValuePair.Create(lab.Lab, (JsonNode?)new JsonObject
         {
-            networks = lab.Networks.Values.ToDictionary(n => n.Name, n => new
+            ["networks"] = new JsonObject(lab.Networks.Values.Select(n => KeyValuePair.Create(n.Name, (JsonNode?)new JsonObject
             {
-                subnet = n.Subnet,
-                bridge = n.Bridge,
-                host = n.HostAddress,
-                nat = n.Nat,
-                uplink = n.Nat ? n.Uplink : null,
-                dhcp = n.Dhcp,
-                machines = machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Any(i => i.Network == n.Name)).Select(m => m.Machine).ToList(),
-            }),
-            machines = machines.Where(m => m.Lab == lab.Lab).ToDictionary(m => m.Machine, m => new
+                ["subnet"] = n.Subnet,
+                ["bridge"] = n.Bridge,
+                ["host"] = n.HostAddress,
+                ["nat"] = n.Nat,
+                ["uplink"] = n.Nat ? n.Uplink : null,
+                ["dhcp"] = n.Dhcp,
+                ["machines"] = JsonNodes.Array(machines.Where(m => m.Lab == lab.Lab && m.Interfaces.Any(i => i.Network == n.Name)).Select(m => m.Machine)),
+            }))),
+            ["machines"] = new JsonObject(machines.Where(m => m.Lab == lab.Lab).Select(m => KeyValuePair.Create(m.Machine, (JsonNode?)new JsonObject
             {
-                kind = m.Kind == Labs.MachineKind.Vm ? "vm" : "container",
-                state = m.State,
-                interfaces = m.Interfaces.Select(i => new { network = i.Network, name = i.Interface, address = i.Address, mac = i.Mac, dhcp = i.Dhcp }),
-            }),
-        }),
-        new JsonSerializerOptions { WriteIndented = true });
+                ["kind"] = m.Kind == Labs.MachineKind.Vm ? "vm" : "container",
+                ["state"] = JsonSerializer.SerializeToNode(m.State, SpawnlabJson.Default.MachineRunState),
+                ["interfaces"] = JsonNodes.Array(m.Interfaces.Select(i => (JsonNode)new JsonObject
+                {
+                    ["network"] = i.Network,
+                    ["name"] = i.Interface,
+                    ["address"] = i.Address,
+                    ["mac"] = i.Mac,
+                    ["dhcp"] = i.Dhcp,
+                })),
+            }))),
+        }))));
 }
 
 /// <summary>An Ansible group: its hosts, its child groups and its vars.</summary>

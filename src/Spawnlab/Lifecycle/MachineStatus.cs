@@ -31,6 +31,10 @@ public sealed record MachineStatus(
             m.PrivateUsers)
         { Kind = m.Kind })).ToList();
 
+    /// <summary>The statuses as `ls --json` prints them.</summary>
+    public static string ToJson(IReadOnlyList<MachineStatus> statuses) =>
+        System.Text.Json.JsonSerializer.Serialize(statuses, SpawnlabJson.Default.IReadOnlyListMachineStatus);
+
     /// <summary>As <see cref="Of"/>, with the address of each DHCP interface read from the machine's namespace.</summary>
     public static async Task<IReadOnlyList<MachineStatus>> WithLeasesAsync(IHost host, IMachineRuntime runtime, IEnumerable<LabState> labs, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spawnlab.Labs;
 using Spawnlab.Stages;
 using Spawnlab.State;
@@ -93,18 +93,32 @@ public static class UpPlanner
     /// <summary>What the running machine was made from; when it changes, the machine is made again.</summary>
     public static string ConfigHash(LabDefinition lab, MachineDefinition machine, string image)
     {
-        var json = JsonSerializer.Serialize(new
+        var json = JsonNodes.Compact(new JsonObject
         {
-            image,
-            machine.Binds,
-            machine.Tmpfs,
-            machine.ReadOnlyRoot,
-            machine.Forward,
-            machine.PrivateUsers,
+            ["image"] = image,
+            // What a bind is, not where the lab file says it: a line added above it changes nothing.
+            ["Binds"] = JsonNodes.Array(machine.Binds.Select(b => (JsonNode)new JsonObject
+            {
+                ["HostPath"] = b.HostPath,
+                ["MachinePath"] = b.MachinePath,
+                ["ReadOnly"] = b.ReadOnly,
+                ["Machine"] = b.Machine,
+            })),
+            ["Tmpfs"] = JsonNodes.Array(machine.Tmpfs),
+            ["ReadOnlyRoot"] = machine.ReadOnlyRoot,
+            ["Forward"] = machine.Forward,
+            ["PrivateUsers"] = machine.PrivateUsers,
             // A new password makes a new machine; only a hash of it enters the configuration's hash.
-            Password = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
-            AuthorizedKeys = lab.AuthorizedKeys.Count == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lab.AuthorizedKeys.Select(File.ReadAllText))))),
-            Interfaces = machine.Interfaces.Select(i => new { i.Network, i.Cidr, Gateway = i.Gateway?.ToString(), i.Dhcp, Subnet = lab.Networks[i.Network].Subnet.ToString() }),
+            ["Password"] = machine.RootPasswordFile is { } file ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))) : null,
+            ["AuthorizedKeys"] = lab.AuthorizedKeys.Count == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lab.AuthorizedKeys.Select(File.ReadAllText))))),
+            ["Interfaces"] = JsonNodes.Array(machine.Interfaces.Select(i => (JsonNode)new JsonObject
+            {
+                ["Network"] = i.Network,
+                ["Cidr"] = i.Cidr,
+                ["Gateway"] = i.Gateway?.ToString(),
+                ["Dhcp"] = i.Dhcp,
+                ["Subnet"] = lab.Networks[i.Network].Subnet.ToString(),
+            })),
         });
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
     }

@@ -23,14 +23,12 @@ public sealed class PoolOpener(IHost host, string stateDirectory)
     private string ImageFile => Path.Combine(stateDirectory, "pool.img");
     private string RecordFile => Path.Combine(stateDirectory, "pool.json");
 
-    private sealed record PoolRecord(PoolKind Kind);
-
     /// <summary>The pool as recorded, without creating or mounting anything; null when none was made yet.</summary>
     public StoragePool? Existing()
     {
         if (!File.Exists(RecordFile))
             return null;
-        var record = JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))
+        var record = JsonSerializer.Deserialize(File.ReadAllText(RecordFile), PlainJson.Default.PoolRecord)
             ?? throw new SpawnlabException($"{RecordFile} is empty");
         return new StoragePool(PoolPath, record.Kind == PoolKind.Dir ? new DirectoryDriver(host.Shell) : new BtrfsDriver(host.Shell), host);
     }
@@ -39,7 +37,7 @@ public sealed class PoolOpener(IHost host, string stateDirectory)
     {
         Directory.CreateDirectory(stateDirectory);
         var kind = File.Exists(RecordFile)
-            ? JsonSerializer.Deserialize<PoolRecord>(File.ReadAllText(RecordFile))!.Kind
+            ? JsonSerializer.Deserialize(File.ReadAllText(RecordFile), PlainJson.Default.PoolRecord)!.Kind
             : await ChooseAsync(choice, cancellationToken);
         if (choice != DriverChoice.Auto && (choice == DriverChoice.Dir) != (kind == PoolKind.Dir))
             throw new SpawnlabException(
@@ -48,7 +46,7 @@ public sealed class PoolOpener(IHost host, string stateDirectory)
         Directory.CreateDirectory(PoolPath);
         if (kind == PoolKind.BtrfsLoop)
             await MountImageAsync(cancellationToken);
-        File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind)));
+        File.WriteAllText(RecordFile, JsonSerializer.Serialize(new PoolRecord(kind), PlainJson.Default.PoolRecord));
         var pool = new StoragePool(PoolPath, kind == PoolKind.Dir ? new DirectoryDriver(host.Shell) : new BtrfsDriver(host.Shell), host);
         Directory.CreateDirectory(pool.ImagesDirectory);
         return pool;
@@ -101,6 +99,9 @@ public sealed class PoolOpener(IHost host, string stateDirectory)
         await host.Shell.RunAsync("mount", ["-o", "loop,compress=zstd:1", ImageFile, PoolPath], cancellationToken);
     }
 }
+
+/// <summary>pool.json: what the pool is.</summary>
+internal sealed record PoolRecord(PoolKind Kind);
 
 /// <summary>What a pool is, as pool.json records it: the host's btrfs, a loop-mounted btrfs image file, or plain folders.</summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<PoolKind>))]

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spawnlab.Labs;
 
 namespace Spawnlab.Stages;
@@ -74,27 +74,27 @@ public static class StageKeys
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes(previous + "\n"));
-        hash.AppendData(JsonSerializer.SerializeToUtf8Bytes(new
+        hash.AppendData(Encoding.UTF8.GetBytes(JsonNodes.Compact(new JsonObject
         {
-            stage.Name,
-            Files = stage.Files.Select(f => new { f.MachinePath, f.SourceAsWritten }),
-            stage.Host,
-            stage.Run,
-            Checks = stage.Checks.Select(c => c.Describe()),
-        }));
+            ["Name"] = stage.Name,
+            ["Files"] = JsonNodes.Array(stage.Files.Select(f => (JsonNode)new JsonObject { ["MachinePath"] = f.MachinePath, ["SourceAsWritten"] = f.SourceAsWritten })),
+            ["Host"] = stage.Host,
+            ["Run"] = stage.Run,
+            ["Checks"] = JsonNodes.Array(stage.Checks.Select(c => c.Describe())),
+        })));
         foreach (var file in stage.Files)
             AppendContent(hash, file.Source, cancellationToken);
         if (stage.Ansible is { } ansible)
         {
             // What the playbook is given (tags, extra vars, the machine's groups and vars) and every file it reads.
-            hash.AppendData(JsonSerializer.SerializeToUtf8Bytes(new
+            hash.AppendData(Encoding.UTF8.GetBytes(JsonNodes.Compact(new JsonObject
             {
-                ansible.PlaybookAsWritten,
-                ansible.Tags,
-                ExtraVars = ansible.ExtraVars.ToJsonString(),
-                Groups = host?.Groups.Order(StringComparer.Ordinal),
-                host?.Vars,
-            }));
+                ["PlaybookAsWritten"] = ansible.PlaybookAsWritten,
+                ["Tags"] = JsonNodes.Array(ansible.Tags),
+                ["ExtraVars"] = ansible.ExtraVars.ToJsonString(),
+                ["Groups"] = host is null ? null : JsonNodes.Array(host.Groups.Order(StringComparer.Ordinal)),
+                ["Vars"] = host?.Vars,
+            })));
             var folder = Path.GetDirectoryName(ansible.Playbook)!;
             foreach (var input in Ansible.PlaybookInputs.Of(ansible.Playbook, host?.Machine ?? "", host?.Groups ?? new HashSet<string>()))
             {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Spawnlab.State;
 
@@ -9,12 +8,7 @@ namespace Spawnlab.State;
 /// </summary>
 public sealed class StateStore(string root)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-    };
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<LabState> Json = StateJson.StateTypeInfo<LabState>();
 
     public string Root { get; } = Path.GetFullPath(root);
 
@@ -23,7 +17,7 @@ public sealed class StateStore(string root)
     public string LabDirectory(string lab) => Path.Combine(LabsDirectory, lab);
 
     /// <summary>A copy of a lab's state that nothing else changes.</summary>
-    public static LabState Copy(LabState state) => JsonSerializer.Deserialize<LabState>(JsonSerializer.SerializeToUtf8Bytes(state, Json), Json)!;
+    public static LabState Copy(LabState state) => JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(state, Json), Json)!;
 
     public string LogDirectory(string lab) => Path.Combine(LabDirectory(lab), "logs");
 
@@ -37,7 +31,7 @@ public sealed class StateStore(string root)
         LabState? state;
         try
         {
-            state = JsonSerializer.Deserialize<LabState>(File.ReadAllText(path), Json);
+            state = JsonSerializer.Deserialize(File.ReadAllText(path), Json);
         }
         catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
         {

@@ -147,3 +147,29 @@ public sealed class InventorySpecs
         Assert.Equal("\"orphaned\"", System.Text.Json.JsonSerializer.Serialize(MachineRunState.Orphaned));
     }
 }
+
+public sealed class InventoryYamlSpecs
+{
+    [Fact]
+    public void Strings_that_YAML_would_read_as_something_else_are_quoted_and_numbers_booleans_and_nulls_are_not()
+    {
+        var vars = new System.Text.Json.Nodes.JsonObject
+        {
+            ["strings"] = new System.Text.Json.Nodes.JsonArray("true", "yes", "No", "10", "1:20", "1.5", "a: b", "", "null", "~", "#x", "'q'", "é", "02:00:00:00:00:01", "/usr/bin/python3", "spawnlab.lab.machine"),
+            ["number"] = 42,
+            ["real"] = 1.5,
+            ["flag"] = false,
+            ["none"] = null,
+        };
+        var yaml = InventoryYaml.Write(vars);
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+
+        var strings = ((YamlSequenceNode)root["strings"]).Children.Cast<YamlScalarNode>().ToList();
+        Assert.Equal(vars["strings"]!.AsArray().Select(s => s!.GetValue<string>()), strings.Select(s => s.Value));
+        Assert.All(strings.Take(14), s => Assert.Equal(YamlDotNet.Core.ScalarStyle.DoubleQuoted, s.Style));
+        Assert.All(strings.Skip(14), s => Assert.Equal(YamlDotNet.Core.ScalarStyle.Plain, s.Style));
+        Assert.True(yaml.Contains("number: 42\nreal: 1.5\nflag: false\nnone: null\n", StringComparison.Ordinal), yaml);
+    }
+}
