@@ -39,7 +39,7 @@ public sealed partial class LabController
     {
         var (lab, pool, journal, image) = (run.Lab, run.Pool, run.Journal, run.ImagePaths[machine.Image]);
         var config = UpPlanner.ConfigHash(lab, machine, image);
-        var known = journal.State.Machines.GetValueOrDefault(machine.Name);
+        var known = journal.Machine(machine.Name);
         if (known is not null && known.Config != config)
         {
             progress.Machine(machine.Name, new MachineStep.Recreating());
@@ -87,7 +87,7 @@ public sealed partial class LabController
         var (journal, state, snapshots, cached) = (run.Journal, plan.State, plan.Snapshots, plan.Cached);
         var target = cached == 0 ? plan.StartKey : plan.Keys[cached - 1];
         var root = new HostObject(HostObjectKind.Root, state.Root);
-        var rootExists = journal.State.Has(root) && Directory.Exists(state.Root);
+        var rootExists = journal.Has(root) && Directory.Exists(state.Root);
         if (rootExists && state.RootAt == target)
             return;
 

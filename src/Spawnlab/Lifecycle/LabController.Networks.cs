@@ -59,9 +59,9 @@ public sealed partial class LabController
                 Dnsmasq = s.Networks.GetValueOrDefault(network.Name)?.Dnsmasq,
             });
             var obj = new HostObject(HostObjectKind.Bridge, bridge);
-            if (journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
+            if (journal.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
                 continue;
-            if (!journal.State.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
+            if (!journal.Has(obj) && await _ip.LinkExistsAsync(bridge, cancellationToken))
                 throw new SpawnlabException(StateJournal.LeftBehind(lab.Name, $"interface {bridge}"));
             journal.Record(obj);
             await _ip.CreateBridgeAsync(bridge, HostNames.BridgeMac(lab.Name, network.Name), hostCidr, cancellationToken);
@@ -89,7 +89,7 @@ public sealed partial class LabController
     {
         var netns = new HostObject(HostObjectKind.NetworkNamespace, state.Namespace);
         var exists = host.NetworkNamespaceExists(state.Namespace);
-        if (exists && !journal.State.Has(netns))
+        if (exists && !journal.Has(netns))
             throw new SpawnlabException(StateJournal.LeftBehind(journal.State.Lab, $"network namespace {state.Namespace}"));
         if (exists && leader is null)
             return;

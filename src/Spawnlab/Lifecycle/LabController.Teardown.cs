@@ -88,7 +88,7 @@ public sealed partial class LabController
                 journal.Update(_ => machine.Pid = null);
             }
         }
-        foreach (var obj in journal.State.Objects.ToList())
+        foreach (var obj in journal.Recorded(_ => true))
         {
             if (Refusal(journal, pool, obj) is { } refusal)
             {
@@ -129,7 +129,7 @@ public sealed partial class LabController
                 continue;
             }
             await Parallel.ForEachAsync(
-                Enumerable.Reverse(journal.State.Objects.Where(o => o.Kind == kind).ToList()),
+                journal.Recorded(o => o.Kind == kind).Reverse(),
                 new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
                 async (obj, token) => await Attempt(left, obj.ToString(), () => RemoveObjectAsync(journal, pool, obj, token)));
             // The host ends of the veths go with their namespace, but only once the kernel has freed it, some time

@@ -51,7 +51,7 @@ public sealed class NspawnRuntime(IHost host) : IMachineRuntime
         foreach (var cgroup in state.Cgroups)
         {
             var obj = new HostObject(HostObjectKind.Cgroup, cgroup);
-            if (!journal.State.Has(obj) && host.Cgroups.Exists(cgroup))
+            if (!journal.Has(obj) && host.Cgroups.Exists(cgroup))
                 throw new SpawnlabException(StateJournal.LeftBehind(journal.State.Lab, $"cgroup {cgroup}"));
             // The cgroups of an earlier boot go first, with what systemd inside made in them.
             await host.Cgroups.RemoveAsync(cgroup, cancellationToken);

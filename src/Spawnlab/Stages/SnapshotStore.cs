@@ -40,7 +40,7 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
     public async Task RestoreAsync(string source, string root, CancellationToken cancellationToken)
     {
         // A restore that was killed left the root it set aside: it goes now, not at the next clean.
-        foreach (var leftover in journal.State.Objects.Where(o => o.Kind == HostObjectKind.Root && o.Name.StartsWith(Leftovers.SetAsidePrefix(root), StringComparison.Ordinal)).ToList())
+        foreach (var leftover in journal.Recorded(o => o.Kind == HostObjectKind.Root && o.Name.StartsWith(Leftovers.SetAsidePrefix(root), StringComparison.Ordinal)))
         {
             await pool.DeleteAsync(leftover.Name, cancellationToken);
             journal.Forget(leftover);
@@ -53,7 +53,7 @@ public sealed class SnapshotStore(StoragePool pool, StateJournal journal, string
         }
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(root)!);
         await pool.Driver.CloneAsync(source, root, readOnly: false, cancellationToken);
-        if (journal.State.Has(aside))
+        if (journal.Has(aside))
         {
             await pool.DeleteAsync(aside.Name, CancellationToken.None);
             journal.Forget(aside);

@@ -34,6 +34,27 @@ public sealed class StateJournal(StateStore store, LabState state)
         }
     }
 
+    /// <summary>Whether the object is recorded, read under the lock: machines record and forget objects in parallel.</summary>
+    public bool Has(HostObject obj)
+    {
+        lock (_lock)
+            return state.Has(obj);
+    }
+
+    /// <summary>The recorded objects that match, in a list of their own read under the lock.</summary>
+    public IReadOnlyList<HostObject> Recorded(Func<HostObject, bool> predicate)
+    {
+        lock (_lock)
+            return [.. state.Objects.Where(predicate)];
+    }
+
+    /// <summary>A machine's recorded state, looked up under the lock: other machines are added in parallel.</summary>
+    public MachineState? Machine(string name)
+    {
+        lock (_lock)
+            return state.Machines.GetValueOrDefault(name);
+    }
+
     /// <summary>Forgets an object once it is gone from the host.</summary>
     public void Forget(HostObject obj)
     {
