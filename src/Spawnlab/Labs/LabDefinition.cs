@@ -106,6 +106,12 @@ public sealed record MachineDefinition(
     /// </summary>
     public bool PrivateUsers { get; init; } = true;
 
+    /// <summary>
+    /// The container boots every unit its image enables; without, it boots lean: what a test machine without logins
+    /// or a persistent journal does not need is masked in its root (<see cref="Machines.MachineRootFiles.LeanMasks"/>).
+    /// </summary>
+    public bool FullBoot { get; init; }
+
     /// <summary>A file holding root's password; without one, root has no password and cannot log in.</summary>
     public string? RootPasswordFile { get; init; }
 

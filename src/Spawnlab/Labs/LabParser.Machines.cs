@@ -117,6 +117,7 @@ public static partial class LabParser
                 var readOnly = fields.TryGetValue("read_only", out var readOnlyNode) ? reader.Bool(readOnlyNode, $"{what} read_only") : false;
                 var forward = fields.TryGetValue("forward", out var forwardNode) ? reader.Bool(forwardNode, $"{what} forward") : false;
                 var privateUsers = fields.TryGetValue("private_users", out var privateUsersNode) ? reader.Bool(privateUsersNode, $"{what} private_users") : true;
+                var fullBoot = fields.TryGetValue("full_boot", out var fullBootNode) ? reader.Bool(fullBootNode, $"{what} full_boot") : false;
                 string? passwordFile = null;
                 if (fields.TryGetValue("root_password_file", out var passwordNode))
                 {
@@ -152,7 +153,7 @@ public static partial class LabParser
                 if (hostnames.TryGetValue(name, out var other))
                     reader.Error(keyNode, $"{what}: duplicate name, already used by {other}");
                 hostnames[name] = what;
-                if (ok && image is not null && readOnly is { } ro && forward is { } routes && privateUsers is { } isolated)
+                if (ok && image is not null && readOnly is { } ro && forward is { } routes && privateUsers is { } isolated && fullBoot is { } everyUnit)
                 {
                     machines[name] = new MachineDefinition(name, image, interfaces, binds, tmpfs, ro)
                     {
@@ -160,6 +161,7 @@ public static partial class LabParser
                         After = after,
                         Forward = routes,
                         PrivateUsers = isolated,
+                        FullBoot = everyUnit,
                         RootPasswordFile = passwordFile,
                         Groups = groups!,
                         Vars = vars!,

@@ -6,7 +6,7 @@ namespace Spawnlab.Labs;
 
 public static partial class LabParser
 {
-    private static readonly string[] ContainerKeys = ["binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file"];
+    private static readonly string[] ContainerKeys = ["binds", "tmpfs", "read_only", "forward", "private_users", "root_password_file", "full_boot"];
 
     private static readonly string[] VmKeys = ["boot", "memory", "cpus", "disk"];
 

@@ -155,6 +155,7 @@ public static class LabSchema
         ("forward", new Flag("It routes between its networks")),
         ("private_users", new Flag("It runs in a user namespace of its own (default true)")),
         ("root_password_file", new Text("A file holding root's password")),
+        ("full_boot", new Flag("It boots every unit its image enables; by default a container boots lean (default false)")),
         ("after", new ListOf(Name, "MACHINE/STAGE its boot waits for")),
         ("stages", new ListOf(Stage, "Its stages, in order")),
         ("groups", new ListOf(Name, "Ansible groups")),

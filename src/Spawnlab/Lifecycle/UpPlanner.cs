@@ -93,7 +93,7 @@ public static class UpPlanner
     /// <summary>What the running machine was made from; when it changes, the machine is made again.</summary>
     public static string ConfigHash(LabDefinition lab, MachineDefinition machine, string image)
     {
-        var json = JsonNodes.Compact(new JsonObject
+        var canonical = new JsonObject
         {
             ["image"] = image,
             // What a bind is, not where the lab file says it: a line added above it changes nothing.
@@ -119,7 +119,11 @@ public static class UpPlanner
                 ["Dhcp"] = i.Dhcp,
                 ["Subnet"] = lab.Networks[i.Network].Subnet.ToString(),
             })),
-        });
+        };
+        // How a container boots is written into its root: a new lean set remakes it.
+        if (machine.Kind == MachineKind.Container)
+            canonical["Boot"] = machine.FullBoot ? "full" : Machines.MachineRootFiles.LeanVersion;
+        var json = JsonNodes.Compact(canonical);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
     }
 }

@@ -85,7 +85,7 @@ public sealed class KeyStabilitySpecs : IDisposable
     public void A_machine_s_configuration_hash_is_pinned_and_does_not_follow_where_its_binds_are_written()
     {
         var lab = Lab();
-        Assert.Equal("c2d509246b25d52b", UpPlanner.ConfigHash(lab, lab.Machines["web"], "/pool/images/web-1"));
+        Assert.Equal("6f48cd738325211b", UpPlanner.ConfigHash(lab, lab.Machines["web"], "/pool/images/web-1"));
         var moved = Lab("# a comment that moves every line down\n\n");
         Assert.Equal(UpPlanner.ConfigHash(lab, lab.Machines["web"], "/pool/images/web-1"), UpPlanner.ConfigHash(moved, moved.Machines["web"], "/pool/images/web-1"));
     }
