@@ -32,12 +32,17 @@ public sealed class MachineCgroup(Func<IReadOnlyList<MountTable.Mount>> mounts, 
             ? [.. Hierarchies().Select(h => Path.Combine(h, MachineSlice, NameOf(lab, machine) + ".scope"))]
             : [.. Hierarchies().Select(h => Path.Combine(h, NameOf(lab, machine)))];
 
+    private IReadOnlyList<string>? _hierarchies;
+
+    /// <summary>Read once per process: the mount table is read whole, and down asks for every object of a hundred machines.</summary>
     public IReadOnlyList<string> Hierarchies()
     {
+        if (_hierarchies is { } known)
+            return known;
         var all = mounts();
         var unified = all.FirstOrDefault(m => m.Type == "cgroup2")?.MountPoint;
         var named = all.FirstOrDefault(m => m.Type == "cgroup" && m.SuperOptions.Contains("name=systemd"))?.MountPoint;
-        return unified is null ? [] : named is null ? [unified] : [unified, named];
+        return _hierarchies = unified is null ? [] : named is null ? [unified] : [unified, named];
     }
 
     public void Create(IReadOnlyList<string> cgroups, bool frozen)

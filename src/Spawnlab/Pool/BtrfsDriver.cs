@@ -33,8 +33,8 @@ public sealed class BtrfsDriver(IHostShell shell) : IPoolDriver
             await shell.RunAsync("rm", ["-rf", "--one-file-system", "--", path], cancellationToken);
             return;
         }
-        var count = (await shell.RunAsync(FindNested(path, "-printf", "x"), cancellationToken)).StandardOutput.Length;
-        if (count > 0)
+        if (await MayHoldSubvolumesAsync(path, cancellationToken)
+            && (await shell.RunAsync(FindNested(path, "-printf", "x"), cancellationToken)).StandardOutput.Length > 0)
         {
             await shell.RunAsync("btrfs", ["property", "set", "-ts", "--", path, "ro", "false"], cancellationToken);
             await shell.RunAsync(FindNested(path, "-exec", "sh", "-c", MoveToTop, path, "{}", "+"), cancellationToken);
@@ -59,6 +59,17 @@ public sealed class BtrfsDriver(IHostShell shell) : IPoolDriver
     /// </summary>
     private static HostCommand FindNested(string path, params string[] action) =>
         HostCommand.Of("find", [path, "-mindepth", "1", "-xdev", "-type", "d", "-inum", SubvolumeInode, "-prune", .. action]);
+
+    /// <summary>
+    /// Whether btrfs lists any subvolume right below the subvolume: walking a whole root to find them costs a second
+    /// of a core per root, asking btrfs a few milliseconds. Only an empty listing is believed (a name may forge lines,
+    /// never remove them); anything else, or a failure, is walked.
+    /// </summary>
+    private async Task<bool> MayHoldSubvolumesAsync(string path, CancellationToken cancellationToken)
+    {
+        var listing = await shell.RunAsync(HostCommand.Of("btrfs", "subvolume", "list", "-o", "--", path).WithoutThrowing(), cancellationToken);
+        return !listing.Succeeded || listing.StandardOutput.Length > 0;
+    }
 
     private async Task<bool> IsSubvolumeAsync(string path, CancellationToken cancellationToken) =>
         (await shell.RunAsync(HostCommand.Of("btrfs", "subvolume", "show", "--", path).WithoutThrowing(), cancellationToken)).Succeeded;

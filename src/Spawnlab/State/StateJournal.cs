@@ -55,6 +55,17 @@ public sealed class StateJournal(StateStore store, LabState state)
             return state.Machines.GetValueOrDefault(name);
     }
 
+    /// <summary>Forgets objects once they are gone from the host, with one write of the state.</summary>
+    public void Forget(IEnumerable<HostObject> objects)
+    {
+        lock (_lock)
+        {
+            var forgotten = objects.Count(state.Objects.Remove);
+            if (forgotten > 0)
+                store.Save(state);
+        }
+    }
+
     /// <summary>Forgets an object once it is gone from the host.</summary>
     public void Forget(HostObject obj)
     {
