@@ -14,7 +14,6 @@ public sealed class VmAccel(IHostShell shell, string stateDirectory)
     /// <summary>How long a kernel gets to reach its panic under KVM (it takes about a second where KVM works).</summary>
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(20);
 
-
     private string ProbeFile => Path.Combine(stateDirectory, "kvm.json");
 
     /// <summary>kvm or tcg, and why, for messages.</summary>
