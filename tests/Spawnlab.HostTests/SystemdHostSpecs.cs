@@ -88,6 +88,7 @@ public sealed class SystemdHostSpecs(HostFixture host) : IDisposable
         {
             await controller.UpCleanlyAsync(lab);
             Assert.Equal("running", (await Inside("systemctl is-system-running --wait || true")).Trim());
+            Assert.Contains("registered with machined", await Inside($"{Spawnlab} doctor --json || true"), StringComparison.Ordinal);
 
             // The inner lab needs neither btrfs nor debootstrap: a folder pool, an image the user's command makes.
             Assert.Contains($"lab {inner} is up", await Inside($"{Spawnlab} up --driver dir inner.yaml 2>&1"), StringComparison.Ordinal);

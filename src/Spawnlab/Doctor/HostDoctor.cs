@@ -178,11 +178,16 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
 
     private Finding Cgroups() => host.CgroupLayout switch
     {
-        CgroupLayout.Unified => new Finding(FindingKind.Cgroups, Severity.Ok, "unified cgroup hierarchy (v2)"),
-        CgroupLayout.Hybrid => new Finding(FindingKind.Cgroups, Severity.Ok, "hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot"),
+        CgroupLayout.Unified => new Finding(FindingKind.Cgroups, Severity.Ok, $"unified cgroup hierarchy (v2); {MachineUnits}"),
+        CgroupLayout.Hybrid => new Finding(FindingKind.Cgroups, Severity.Ok, $"hybrid cgroup layout (v1 with a systemd hierarchy and a unified one): guests with systemd older than 256, such as Debian 12, boot; {MachineUnits}"),
         CgroupLayout.Legacy => new Finding(FindingKind.Cgroups, Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout"),
         _ => new Finding(FindingKind.Cgroups, Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)"),
     };
+
+    /// <summary>Where machines run, and whether machinectl sees them.</summary>
+    private string MachineUnits => host.HasSystemdAsInit
+        ? "each container runs in a scope of machine.slice, registered with machined (machinectl list, systemctl -M)"
+        : "systemd is not PID 1: containers run in cgroups Spawnlab makes, and machinectl does not list them";
 
     private Finding FreeSpace()
     {
