@@ -66,7 +66,8 @@ public sealed class PoolOpener(IHost host, string stateDirectory)
         if (choice == DriverChoice.Dir)
             return PoolKind.Dir;
         var fsType = await host.Shell.OutputAsync(HostCommand.Of("findmnt", "-n", "-o", "FSTYPE", "--target", stateDirectory), cancellationToken);
-        if (fsType == "btrfs")
+        // The host's btrfs is driven with btrfs-progs; without them, auto falls back like any host without btrfs.
+        if (fsType == "btrfs" && host.HasProgram("btrfs"))
             return PoolKind.Btrfs;
         var hasBtrfs = (await host.Shell.RunAsync(HostCommand.Of("sh", "-c", "command -v mkfs.btrfs && grep -qw btrfs /proc/filesystems || modprobe btrfs").WithoutThrowing(), cancellationToken)).Succeeded;
         if (hasBtrfs)

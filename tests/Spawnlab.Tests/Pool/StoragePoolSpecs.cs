@@ -87,4 +87,19 @@ public sealed class PoolRecordSpecs : IDisposable
 
         Assert.Equal(driver, new PoolOpener(new Fakes.FakeHost(), _directory).Existing()!.Driver.Name);
     }
+
+    [Theory]
+    [InlineData(false, "btrfs")]
+    [InlineData(true, "dir")]
+    public async Task Auto_on_a_host_s_btrfs_takes_it_only_with_btrfs_progs_installed(bool btrfsProgsMissing, string driver)
+    {
+        var shell = new Fakes.FakeShell().Answer("findmnt -n -o FSTYPE", "btrfs").Answer("sh -c 'command -v mkfs.btrfs", "", exitCode: 1);
+        var host = new Fakes.FakeHost(shell);
+        if (btrfsProgsMissing)
+            host.MissingPrograms.UnionWith(["btrfs", "mkfs.btrfs"]);
+
+        var pool = await new PoolOpener(host, _directory).OpenAsync(DriverChoice.Auto, CancellationToken.None);
+
+        Assert.Equal(driver, pool.Driver.Name);
+    }
 }
