@@ -56,7 +56,7 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
     public const int InotifyInstancesPerMachine = 8;
 
     /// <summary>The host programs labs may need, with the Debian package of each.</summary>
-    public static readonly (string Tool, string Package)[] Tools =
+    private static readonly (string Tool, string Package)[] Tools =
     [
         ("systemd-nspawn", "systemd-container"), ("btrfs", "btrfs-progs"), ("mkfs.btrfs", "btrfs-progs"), ("nft", "nftables"),
         ("ip", "iproute2"), ("debootstrap", "debootstrap"), ("dnsmasq", "dnsmasq-base"), ("nsenter", "util-linux"),
@@ -71,12 +71,7 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
             ? new Finding(FindingKind.Root, Severity.Ok, "running as root")
             : new Finding(FindingKind.Root, Severity.Problem, "not running as root", "run spawnlab with sudo"));
 
-        var missing = Tools.Where(t => !OnPath(t.Tool)).ToList();
-        findings.Add(missing.Count == 0
-            ? new Finding(FindingKind.Tools, Severity.Ok, "systemd-nspawn, btrfs-progs, nftables, iproute2, debootstrap, dnsmasq and nsenter are installed")
-            : new Finding(FindingKind.Tools, Severity.Problem, $"missing: {string.Join(", ", missing.Select(t => t.Tool))}",
-                $"apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}")
-            { Fixable = true });
+        findings.Add(ToolsFinding(_ => true));
 
         findings.Add(Cgroups());
         findings.Add(host.UserNamespacesUnavailable is { } reason
@@ -183,6 +178,17 @@ public sealed class HostDoctor(IHost host, string stateDirectory)
         CgroupLayout.Legacy => new Finding(FindingKind.Cgroups, Severity.Note, "legacy cgroup v1 layout: only older guests boot", "boot the host with a unified or hybrid cgroup layout"),
         _ => new Finding(FindingKind.Cgroups, Severity.Problem, "no systemd cgroup hierarchy: systemd cannot boot inside machines", "mount cgroup2 on /sys/fs/cgroup (or a name=systemd v1 hierarchy)"),
     };
+
+    /// <summary>Whether the tools that <paramref name="needed"/> names are installed, and the packages of those that are not.</summary>
+    public Finding ToolsFinding(Func<string, bool> needed)
+    {
+        var missing = Tools.Where(t => needed(t.Tool) && !OnPath(t.Tool)).ToList();
+        return missing.Count == 0
+            ? new Finding(FindingKind.Tools, Severity.Ok, "systemd-nspawn, btrfs-progs, nftables, iproute2, debootstrap, dnsmasq and nsenter are installed")
+            : new Finding(FindingKind.Tools, Severity.Problem, $"missing: {string.Join(", ", missing.Select(t => t.Tool))}",
+                $"apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}")
+            { Fixable = true };
+    }
 
     /// <summary>Where machines run, and whether machinectl sees them.</summary>
     private string MachineUnits => host.HasSystemdAsInit

@@ -27,20 +27,20 @@ public sealed class LinuxHost : IHost
 
     public bool IsRoot => Libc.Geteuid() == 0;
 
-    public bool HasSystemdAsInit
+    /// <summary>Read once per process: every machine's cgroup path depends on it, and down looks them up by the thousand.</summary>
+    public bool HasSystemdAsInit => _systemdAsInit.Value;
+
+    private readonly Lazy<bool> _systemdAsInit = new(() =>
     {
-        get
+        try
         {
-            try
-            {
-                return File.ReadAllText("/proc/1/comm").Trim() == "systemd" && Directory.Exists("/run/systemd/system");
-            }
-            catch (IOException)
-            {
-                return false;
-            }
+            return File.ReadAllText("/proc/1/comm").Trim() == "systemd" && Directory.Exists("/run/systemd/system");
         }
-    }
+        catch (IOException)
+        {
+            return false;
+        }
+    });
 
     public string? UserNamespacesUnavailable => _userNamespaces.Value;
 

@@ -11,22 +11,23 @@ public sealed partial class LabController
     /// <summary>The doctor's cheap checks, before anything is made: fail early with its advice instead of hanging.</summary>
     private async Task PreflightAsync(LabDefinition lab, CancellationToken cancellationToken)
     {
-        var findings = await new Doctor.HostDoctor(host, options.StateDirectory).ExamineAsync(cancellationToken);
+        var doctor = new Doctor.HostDoctor(host, options.StateDirectory);
+        var findings = await doctor.ExamineAsync(cancellationToken);
+        // Of the tools, only those this lab needs.
+        findings = [.. findings.Where(f => f.Kind != Doctor.FindingKind.Tools), doctor.ToolsFinding(tool => NeedsTool(lab, tool))];
         var problems = new List<string>();
         foreach (var finding in findings.Where(f => f.Severity == Doctor.Severity.Problem))
         {
             switch (finding.Kind)
             {
                 case Doctor.FindingKind.Inotify when lab.Machines.Count * Doctor.HostDoctor.InotifyInstancesPerMachine > (host.Sysctls.ReadInt("fs.inotify.max_user_instances") ?? 0):
+                case Doctor.FindingKind.Tools:
                 case Doctor.FindingKind.Cgroups:
                 case Doctor.FindingKind.ForwardPolicy when lab.Networks.Count > 0:
                     problems.Add($"{finding.Check}: {finding.Detail}; fix: {finding.Advice}");
                     break;
             }
         }
-        var missing = Doctor.HostDoctor.Tools.Where(t => NeedsTool(lab, t.Tool) && !host.HasProgram(t.Tool)).ToList();
-        if (missing.Count > 0)
-            problems.Add($"tools: missing: {string.Join(", ", missing.Select(t => t.Tool))}; fix: apt-get install {string.Join(' ', missing.Select(t => t.Package).Distinct())}");
         if (lab.Machines.Values.Any(m => m.Kind == MachineKind.Vm) && !host.HasProgram(QemuArguments.Program))
             problems.Add($"vm: machines of this lab are VMs, and {QemuArguments.Program} is not installed; fix: apt-get install qemu-system-x86 ipxe-qemu");
         if (lab.Machines.Values.Any(m => m.Stages.Any(s => s.Ansible is not null)) && !host.HasProgram("ansible-playbook"))

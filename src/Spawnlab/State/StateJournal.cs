@@ -67,14 +67,7 @@ public sealed class StateJournal(StateStore store, LabState state)
     }
 
     /// <summary>Forgets an object once it is gone from the host.</summary>
-    public void Forget(HostObject obj)
-    {
-        lock (_lock)
-        {
-            if (state.Objects.Remove(obj))
-                store.Save(state);
-        }
-    }
+    public void Forget(HostObject obj) => Forget([obj]);
 
     /// <summary>The state as it is now, in a copy that the machines coming up in parallel do not change.</summary>
     public LabState Snapshot()
