@@ -17,7 +17,23 @@ public sealed record LabDefinition(
 
     /// <summary>Public key files (absolute) that may log in as root over SSH to every machine that runs sshd.</summary>
     public IReadOnlyList<string> AuthorizedKeys { get; init; } = [];
+
+    /// <summary>What runs the lab's machines and networks: this host's systemd-nspawn (the default) or an LXD/Incus daemon.</summary>
+    public LabEngine Engine { get; init; } = LabEngine.Nspawn;
+
+    /// <summary>For <see cref="LabEngine.Lxd"/>: the daemon and project (null: found as the lxc client finds it, and spawnlab-LAB).</summary>
+    public LxdSettings? Lxd { get; init; }
 }
+
+public enum LabEngine
+{
+    Nspawn,
+    Lxd,
+}
+
+/// <param name="Remote">The daemon's unix socket (a path, or unix://PATH); null: LXD_DIR's, else the usual paths.</param>
+/// <param name="Project">The LXD project that holds the lab's instances; null: spawnlab-LAB.</param>
+public sealed record LxdSettings(string? Remote, string? Project);
 
 /// <param name="Bootstrap">debootstrap, tarball, command, or from (a snapshot of <see cref="ImageDefinition.From"/> plus more).</param>
 /// <param name="Setup">A shell script run inside the new image (from the lab file, or the content of the file it names).</param>

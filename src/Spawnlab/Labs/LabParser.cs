@@ -269,9 +269,13 @@ public static partial class LabParser
             LabGraph.Validate(machines, reader, Declared(machinesNode));
             var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, "lab vars") : [];
             var authorizedKeys = fields.TryGetValue("ssh", out var sshNode) ? AuthorizedKeys(sshNode) : [];
+            var engine = Engine(fields);
+            if (engine is (LabEngine.Lxd, _))
+                CheckLxdLimits(fields.GetValueOrDefault("engine") ?? top, networks.ToDictionary(kv => kv.Key, kv => kv.Value.Definition), machines);
 
-            if (name is null || vars is null || authorizedKeys is null)
+            if (name is null || vars is null || authorizedKeys is null || engine is null)
                 return null;
+            var (labEngine, lxd) = engine.Value;
             return new LabDefinition(
                 name, filePath,
                 images.ToDictionary(kv => kv.Key, kv => kv.Value.Definition, StringComparer.Ordinal),
@@ -280,6 +284,8 @@ public static partial class LabParser
             {
                 Vars = vars,
                 AuthorizedKeys = authorizedKeys,
+                Engine = labEngine,
+                Lxd = lxd,
             };
         }
 

@@ -169,6 +169,11 @@ public static class LabSchema
 
     public static readonly Shape Ssh = new("SSH into the machines", [("authorized_keys", new ListOf(Name, "Public key files that may log in as root"))], "authorized_keys");
 
+    public static readonly Shape Lxd = new("engine: lxd: the daemon and project", [
+        ("remote", new Text("The daemon's unix socket (PATH or unix://PATH); default: $LXD_DIR/unix.socket, else the usual paths")),
+        ("project", new Text("The LXD project of the lab's instances; default: spawnlab-LAB")),
+    ]);
+
     public static readonly Shape Lab = new("A Spawnlab lab file", [
         ("lab", new Text("The lab's name: a lowercase letter, then lowercase letters, digits or '-', at most 20")),
         ("images", new Named(Image, "Images by name")),
@@ -176,6 +181,8 @@ public static class LabSchema
         ("machines", new Named(Machine, "Machines by name (their hostnames)")),
         ("vars", new Named(null, "Ansible vars of every machine")),
         ("ssh", Ssh),
+        ("engine", new Text("What runs the machines: this host's systemd-nspawn (default) or an LXD/Incus daemon", "nspawn", "lxd")),
+        ("lxd", Lxd),
     ], "lab", "machines");
 
     /// <summary>The lab file's JSON Schema.</summary>

@@ -29,7 +29,7 @@ public sealed partial class LabController
         var snapshots = new SnapshotStore(pool, journal, lab.Name, machine.Name);
         var plan = new MachinePlan(state, keys, UpPlanner.CachedPrefix(machine, keys, snapshots.Exists, run.Options), snapshots,
             StageKeys.Start(lab, machine.Name, run.BaseKeys[machine.Name], run.Keys));
-        RecordStages(journal, machine, plan);
+        RecordStages(journal, machine, plan.State, plan.Keys, plan.Cached, plan.StartKey);
         await PutRootInPlaceAsync(run, machine, plan, cancellationToken);
         return plan;
     }
@@ -62,13 +62,12 @@ public sealed partial class LabController
     }
 
     /// <summary>The machine's stages as this run sees them: cached (keeping when they ran) up to the plan's prefix, pending after.</summary>
-    private static void RecordStages(StateJournal journal, MachineDefinition machine, MachinePlan plan)
+    internal static void RecordStages(StateJournal journal, MachineDefinition machine, MachineState state, IReadOnlyList<string> keys, int cached, string startKey)
     {
-        var (state, keys, cached) = (plan.State, plan.Keys, plan.Cached);
         journal.Update(_ =>
         {
             var previous = state.Stages.ToDictionary(r => r.Key, StringComparer.Ordinal);
-            state.BaseKey = plan.StartKey;
+            state.BaseKey = startKey;
             state.Stages = [.. machine.Stages.Select((stage, i) =>
                 i < cached && previous.TryGetValue(keys[i], out var old)
                     ? new StageRecord { Name = stage.Name, Key = keys[i], Status = StageStatus.Cached, StartedAt = old.StartedAt, EndedAt = old.EndedAt, SnapshotAt = old.SnapshotAt, Checks = [.. stage.Checks], After = [.. Dependencies(machine, i)] }

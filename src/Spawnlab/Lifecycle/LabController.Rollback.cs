@@ -77,6 +77,11 @@ public sealed partial class LabController
     /// <summary>Kills the machine, puts its root back to just after stage <paramref name="index"/> (-1: its fresh root) and boots it.</summary>
     private async Task RestoreMachineAsync(StateJournal journal, StoragePool pool, MachineState machine, int index, CancellationToken cancellationToken)
     {
+        if (machine.Lxd is not null)
+        {
+            await new Lxd.LxdEngine(host, options, progress, Store).RestoreMachineAsync(journal, machine, index, cancellationToken);
+            return;
+        }
         var snapshots = new SnapshotStore(pool, journal, journal.State.Lab, machine.Name);
         var key = index < 0 ? machine.BaseKey : machine.Stages[index].Key;
         if (key is null || !snapshots.Exists(key))

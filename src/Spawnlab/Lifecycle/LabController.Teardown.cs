@@ -53,6 +53,11 @@ public sealed partial class LabController
     {
         var state = Store.Load(labName) ?? throw new SpawnlabException($"no lab named {labName} is up (see `spawnlab ls`)");
         var journal = new StateJournal(Store, state);
+        if (state.Lxd is not null)
+        {
+            await new Lxd.LxdEngine(host, options, progress, Store).DownAsync(journal, cancellationToken);
+            return;
+        }
         var pool = await OpenPoolOfAsync(state, cancellationToken);
         var refused = ForgetForeign(journal, pool);
         var left = new System.Collections.Concurrent.ConcurrentQueue<string>();

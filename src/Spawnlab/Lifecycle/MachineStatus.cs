@@ -48,12 +48,23 @@ public sealed record MachineStatus(
             foreach (var iface in status.Interfaces)
             {
                 interfaces.Add(iface.Dhcp && iface.Address is null
-                    ? iface with { Address = await ip.NamespaceAddressAsync(machine.Namespace, iface.Interface, cancellationToken) }
+                    ? iface with { Address = await LeaseAsync(ip, machine, status.State, iface.Interface, cancellationToken) }
                     : iface);
             }
             result.Add(status with { Interfaces = interfaces });
         }
         return result;
+    }
+
+    /// <summary>A DHCP interface's address: from the machine's namespace, or from LXD for an instance it runs.</summary>
+    private static async Task<string?> LeaseAsync(IpTool ip, MachineState machine, MachineRunState state, string iface, CancellationToken cancellationToken)
+    {
+        if (machine.Lxd is not { } place)
+            return await ip.NamespaceAddressAsync(machine.Namespace, iface, cancellationToken);
+        if (state != MachineRunState.Running)
+            return null;
+        using var client = new Lxd.LxdClient(place.Socket);
+        return await Lxd.LxdRuntime.AddressAsync(client, place, machine.Name, iface, cancellationToken);
     }
 }
 

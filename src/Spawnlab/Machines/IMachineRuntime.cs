@@ -110,7 +110,10 @@ public sealed class MachineRuntimes(IHost host, IMachineRuntime containers, IMac
     {
     }
 
-    private IMachineRuntime For(MachineState machine) => machine.Kind == Labs.MachineKind.Vm ? vms : containers;
+    /// <summary>Instances of a lab on an LXD daemon: the daemon runs them, not this host's processes.</summary>
+    private readonly Lxd.LxdRuntime _lxd = new(host.Shell);
+
+    private IMachineRuntime For(MachineState machine) => machine.Lxd is not null ? _lxd : machine.Kind == Labs.MachineKind.Vm ? vms : containers;
 
     public MachineRunState RunState(MachineState machine) => For(machine).RunState(machine);
 

@@ -28,7 +28,8 @@ public static class MachineRootFiles
     /// A machine that takes DHCP leases gets systemd-networkd (matching its interfaces by MAC) and systemd-resolved
     /// for the DNS servers the lease names.
     /// </summary>
-    public static void Write(string root, MachineDefinition machine, LabDefinition lab)
+    /// <param name="imageHasSshd">Whether the image runs sshd, when <paramref name="root"/> is a folder staged apart from it (null: look in the root).</param>
+    public static void Write(string root, MachineDefinition machine, LabDefinition lab, bool? imageHasSshd = null)
     {
         string At(string path) => Path.Combine(root, path);
         File.WriteAllText(At("etc/machine-id"), Guid.NewGuid().ToString("N") + "\n");
@@ -43,7 +44,7 @@ public static class MachineRootFiles
                 hosts.Append($"{iface.Address}\t{other.Name}.{lab.Name} {other.Name}\n");
         }
         File.WriteAllText(At("etc/hosts"), hosts.ToString());
-        WriteAuthorizedKeys(root, lab);
+        WriteAuthorizedKeys(root, lab, imageHasSshd ?? File.Exists(Path.Combine(root, "usr/sbin/sshd")));
         if (machine.Kind == MachineKind.Container && !machine.FullBoot)
             WriteLeanBoot(root);
 
@@ -127,9 +128,9 @@ public static class MachineRootFiles
     }
 
     /// <summary>The lab's public keys in root's authorized_keys, in a machine whose image runs sshd.</summary>
-    private static void WriteAuthorizedKeys(string root, LabDefinition lab)
+    private static void WriteAuthorizedKeys(string root, LabDefinition lab, bool hasSshd)
     {
-        if (lab.AuthorizedKeys.Count == 0 || !File.Exists(Path.Combine(root, "usr/sbin/sshd")))
+        if (lab.AuthorizedKeys.Count == 0 || !hasSshd)
             return;
         var ssh = Path.Combine(root, "root/.ssh");
         // The folder and file are the machine's own: refuse a link the image planted in their place.
@@ -161,21 +162,8 @@ public static class MachineRootFiles
                 Name={iface.Network}
 
                 """);
-            if (iface.Dhcp)
-                continue;
-            File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
-                # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
-                [Match]
-                MACAddress={mac}
-
-                [Network]
-                LinkLocalAddressing=no
-                IPv6AcceptRA=no
-                {(iface.Cidr is { } cidr ? $"Address={cidr}" : "")}
-                {(iface.Gateway is { } gateway ? $"Gateway={gateway}" : "")}
-
-                """);
         }
+        WriteStaticNetwork(root, machine, lab);
         // Its serial console logs root in: it is reached only through a socket of the host that root alone opens,
         // and it is what `spawnlab shell` and `console` attach to.
         Directory.CreateDirectory(At("etc/systemd/system/serial-getty@ttyS0.service.d"));
@@ -186,6 +174,31 @@ public static class MachineRootFiles
             ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 - $TERM
 
             """);
+    }
+
+    /// <summary>
+    /// The machine's static addresses and gateways set by systemd-networkd inside it (matching each interface by its
+    /// MAC), which is turned on: for a machine whose interfaces the host does not configure (a VM, an LXD instance).
+    /// </summary>
+    public static void WriteStaticNetwork(string root, MachineDefinition machine, LabDefinition lab)
+    {
+        string At(string path) => Path.Combine(root, path);
+        Directory.CreateDirectory(At("etc/systemd/network"));
+        foreach (var iface in machine.Interfaces.Where(i => !i.Dhcp))
+        {
+            File.WriteAllText(At($"etc/systemd/network/50-spawnlab-{iface.Network}.network"), $"""
+                # Written by Spawnlab: network {iface.Network} of lab {lab.Name}
+                [Match]
+                MACAddress={HostNames.Mac(lab.Name, machine.Name, iface.Network)}
+
+                [Network]
+                LinkLocalAddressing=no
+                IPv6AcceptRA=no
+                {(iface.Cidr is { } cidr ? $"Address={cidr}" : "")}
+                {(iface.Gateway is { } gateway ? $"Gateway={gateway}" : "")}
+
+                """);
+        }
         foreach (var (link, target) in new[]
         {
             ("etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"),

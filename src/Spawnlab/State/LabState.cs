@@ -24,6 +24,9 @@ public sealed class LabState
 
     public Dictionary<string, NetworkState> Networks { get; init; } = new(StringComparer.Ordinal);
 
+    /// <summary>For a lab on an LXD/Incus daemon (engine: lxd): the daemon and project; null for one on this host's nspawn.</summary>
+    public LxdPlace? Lxd { get; init; }
+
     public bool Has(HostObject obj) => Objects.Contains(obj);
 }
 
@@ -35,7 +38,17 @@ public enum HostObjectKind
     Root,
     Process,
     Cgroup,
+
+    /// <summary>Objects of an LXD daemon (engine: lxd), by name; an image by its alias.</summary>
+    LxdProject,
+    LxdStoragePool,
+    LxdNetwork,
+    LxdImage,
+    LxdInstance,
 }
+
+/// <summary>Where a lab's LXD objects are: the daemon's unix socket and the project of its instances.</summary>
+public sealed record LxdPlace(string Socket, string Project);
 
 /// <summary>One object on the host that a lab owns.</summary>
 public sealed record HostObject(HostObjectKind Kind, string Name)
@@ -54,6 +67,11 @@ public sealed record HostObject(HostObjectKind Kind, string Name)
     {
         HostObjectKind.NetworkNamespace => "network namespace",
         HostObjectKind.NftTable => "nftables table",
+        HostObjectKind.LxdProject => "LXD project",
+        HostObjectKind.LxdStoragePool => "LXD storage pool",
+        HostObjectKind.LxdNetwork => "LXD network",
+        HostObjectKind.LxdImage => "LXD image",
+        HostObjectKind.LxdInstance => "LXD instance",
         _ => Kind.ToString().ToLowerInvariant(),
     }} {Name}";
 }
@@ -128,6 +146,9 @@ public sealed class MachineState
     public List<string> Groups { get; set; } = [];
 
     public System.Text.Json.Nodes.JsonObject Vars { get; set; } = [];
+
+    /// <summary>For a machine of a lab on LXD: the daemon and project of its instance (named as the machine).</summary>
+    public LxdPlace? Lxd { get; init; }
 
     [JsonIgnore]
     public Host.HostProcess? Process => Pid is { } pid && StartTicks is { } ticks ? new Host.HostProcess(pid, ticks) : null;

@@ -1,0 +1,168 @@
+using System.Text.Json.Nodes;
+
+namespace Spawnlab.HostTests;
+
+/// <summary>
+/// Labs on a private LXD daemon (engine: lxd), through the CLI as a user runs it: two networks, stages and checks,
+/// an edit and rerun, a restore, and a teardown that leaves nothing in the daemon or on the host.
+/// </summary>
+[Collection(HostCollection.Name)]
+[Trait("Category", "Host")]
+public sealed class LxdSpecs(HostFixture host) : IDisposable
+{
+    private readonly TestLab _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    private string State => host.Options(Spawnlab.Pool.DriverChoice.Btrfs).StateDirectory;
+
+    private async Task<string> Cli(params string[] arguments)
+    {
+        var (code, stdout, stderr) = await HostProbe.CliAsync(State, null, arguments);
+        Assert.True(code == 0, $"spawnlab {string.Join(' ', arguments)} exited {code}:\n{stdout}\n{stderr}");
+        return stdout + stderr;
+    }
+
+    /// <summary>Asserts that the CLI said <paramref name="expected"/>, showing all it said when it did not.</summary>
+    private static void Has(string expected, string output) => Assert.True(output.Contains(expected, StringComparison.Ordinal), $"expected \"{expected}\" in:\n{output}");
+
+    private static string Lab(string name, string socket, string serve) => $$"""
+        lab: {{name}}
+        engine: lxd
+        lxd: { remote: {{socket}} }
+        {{TestLab.Image}}
+        networks:
+          front: { subnet: 10.246.0.0/24, host: 10.246.0.1, dhcp: true }
+          back: { subnet: 10.247.0.0/24 }
+        machines:
+          web:
+            image: base
+            tmpfs: [/scratch]
+            networks:
+              front: { dhcp: true }
+              back: { address: 10.247.0.10/24 }
+            stages:
+              - name: install
+                run: cat /proc/sys/kernel/random/uuid > /stage1
+                checks:
+                  - command: test -s /stage1
+              - name: serve
+                run: {{serve}}
+          db:
+            image: base
+            after: [web/install]
+            networks:
+              back: { address: 10.247.0.20/24 }
+            stages:
+              - name: ready
+                run: echo db > /db
+                checks:
+                  - ping: 10.247.0.10
+                  - command: getent hosts web
+        """;
+
+    [LxdFact]
+    public async Task A_lab_runs_on_a_fresh_LXD_daemon_reruns_what_changed_restores_and_leaves_nothing()
+    {
+        var name = TestLab.Name("lxd");
+        await using var lxd = await PrivateLxd.StartAsync();
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        _files.Write(Lab(name, lxd.Socket, "echo two > /stage2"));
+        var project = $"spawnlab-{name}";
+        try
+        {
+            var up = await Cli("up", file);
+            Has("3 passed, 0 failed", up);
+            Assert.Equal(["db", "web"], (await lxd.NamesAsync("instances", project)).Order());
+            // What the lab made on a daemon that had nothing: its project, a storage pool, two networks, its image.
+            Assert.Contains($"spawnlab-{name}", await lxd.NamesAsync("storage-pools"));
+            Assert.Single(await lxd.NamesAsync("images"));
+
+            var ls = JsonNode.Parse(await HostProbe.CliAsync(State, null, "ls", "--json", name).ContinueWith(t => t.Result.Stdout))!.AsArray();
+            var web = ls.Single(m => m!["machine"]!.GetValue<string>() == "web")!;
+            Assert.Equal("running", web["state"]!.GetValue<string>());
+            Assert.Matches(@"^10\.246\.0\.\d+/24$", web["interfaces"]!.AsArray().Single(i => i!["network"]!.GetValue<string>() == "front")!["address"]!.GetValue<string>());
+            Assert.Contains("tmpfs", await Cli("exec", $"{name}/web", "--", "findmnt", "-n", "-o", "FSTYPE", "/scratch"));
+            Assert.Equal("two", (await Cli("exec", $"{name}/web", "--", "cat", "/stage2")).Trim());
+            var stage1 = (await Cli("exec", $"{name}/web", "--", "cat", "/stage1")).Trim();
+
+            // A cached rerun touches nothing; an edited stage reruns from itself, on the snapshot of the one before.
+            Has("every stage cached", await Cli("up", file));
+            _files.Write(Lab(name, lxd.Socket, "echo three > /stage2"));
+            var rerun = await Cli("up", file);
+            Has("web: restoring stage install", rerun);
+            Assert.DoesNotContain("stage install (1/2)", rerun);
+            Assert.Equal("three", (await Cli("exec", $"{name}/web", "--", "cat", "/stage2")).Trim());
+            Assert.Equal(stage1, (await Cli("exec", $"{name}/web", "--", "cat", "/stage1")).Trim());
+
+            await Cli("restore", $"{name}/web", "install");
+            Assert.Equal("gone", (await Cli("exec", $"{name}/web", "--", "sh", "-c", "test -e /stage2 && echo there || echo gone")).Trim());
+            Assert.Equal(stage1, (await Cli("exec", $"{name}/web", "--", "cat", "/stage1")).Trim());
+            Has("3 passed, 0 failed", await Cli("test"));
+
+            await Cli("down", name);
+            Assert.Empty(await lxd.NamesAsync("instances", "default"));
+            Assert.Equal(["default"], await lxd.NamesAsync("projects"));
+            Assert.Empty(await lxd.NamesAsync("storage-pools"));
+            Assert.Empty(await lxd.NamesAsync("images"));
+            Assert.DoesNotContain(await lxd.NamesAsync("networks"), n => n.StartsWith("sl", StringComparison.Ordinal));
+            // The networks' dnsmasq went with them; the daemon is all that runs of it.
+            Assert.All(lxd.Processes(), p => Assert.StartsWith("lxd ", p));
+        }
+        finally
+        {
+            await HostProbe.CliAsync(State, null, "down", name);
+        }
+        Assert.False(File.Exists(Path.Combine(State, "labs", name, "state.json")));
+        foreach (var network in new[] { "front", "back" })
+            Assert.False(await HostProbe.LinkExistsAsync(Spawnlab.Networks.HostNames.Bridge(name, network)));
+    }
+
+    [LxdFact]
+    public async Task On_a_configured_daemon_a_lab_uses_its_default_pool_and_project_and_leaves_them()
+    {
+        var name = TestLab.Name("lxdc");
+        await using var lxd = await PrivateLxd.StartAsync();
+        await lxd.LxcAsync("storage", "create", "default", "dir");
+        await lxd.LxcAsync("profile", "device", "add", "default", "root", "disk", "path=/", "pool=default");
+        await lxd.LxcAsync("project", "create", "mine", "-c", "features.images=false", "-c", "features.profiles=true");
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        _files.Write($$"""
+            lab: {{name}}
+            engine: lxd
+            lxd: { remote: "unix://{{lxd.Socket}}", project: mine }
+            {{TestLab.Image}}
+            machines:
+              solo:
+                image: base
+                private_users: false
+                stages:
+                  - name: one
+                    run: touch /one
+                    checks:
+                      - command: test -e /one
+            """);
+        try
+        {
+            Has("1 passed, 0 failed", await Cli("up", file));
+            Assert.Equal(["solo"], await lxd.NamesAsync("instances", "mine"));
+            Assert.Contains("true", await lxd.LxcAsync("config", "get", "--project", "mine", "solo", "security.privileged"));
+            Assert.Equal(["default"], await lxd.NamesAsync("storage-pools"));
+            await Cli("down", name);
+            Assert.Empty(await lxd.NamesAsync("instances", "mine"));
+            Assert.Equal(["default", "mine"], (await lxd.NamesAsync("projects")).Order());
+            Assert.Equal(["default"], await lxd.NamesAsync("storage-pools"));
+        }
+        finally
+        {
+            await HostProbe.CliAsync(State, null, "down", name);
+        }
+    }
+}
+
+/// <summary>A host test that needs LXD (lxd and lxd-client, which scripts/install-deps installs).</summary>
+public sealed class LxdFactAttribute : FactAttribute
+{
+    public LxdFactAttribute() =>
+        Skip = new HostFactAttribute().Skip ?? (PrivateLxd.Installed ? null : "needs lxd and lxd-client (run .ci/run or scripts/install-deps)");
+}

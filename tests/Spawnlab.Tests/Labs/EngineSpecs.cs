@@ -1,0 +1,80 @@
+using Spawnlab.Labs;
+using Spawnlab.Lxd;
+using Spawnlab.State;
+
+namespace Spawnlab.Tests.Labs;
+
+/// <summary>The lab's engine (engine: lxd, lxd: remote and project) and what the LXD engine refuses, and how it enters instances.</summary>
+public sealed class EngineSpecs : IDisposable
+{
+    private readonly LabFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    private static string Lab(string top, string machine = "", string network = "") => $$"""
+        lab: big
+        {{top}}
+        images:
+          base: { packages: [dnsmasq] }
+        networks:
+          lan: { subnet: 10.0.0.0/24, host: 10.0.0.1, dhcp: true{{network}} }
+        machines:
+          gw:
+            image: base
+            networks: { lan: { address: 10.0.0.2/24 } }
+        {{machine}}
+        """;
+
+    [Fact]
+    public void A_lab_runs_on_nspawn_unless_it_says_lxd()
+    {
+        var lab = _files.Parse(Lab(""));
+
+        Assert.Equal(LabEngine.Nspawn, lab.Engine);
+        Assert.Null(lab.Lxd);
+    }
+
+    [Fact]
+    public void On_lxd_the_project_is_the_labs_own_unless_named_and_the_socket_is_a_path()
+    {
+        var plain = _files.Parse(Lab("engine: lxd"));
+        var named = _files.Parse(Lab("engine: lxd\nlxd: { remote: 'unix:///run/lxd-a/unix.socket', project: contest }"));
+
+        Assert.Equal((LabEngine.Lxd, "spawnlab-big"), (plain.Engine, LxdEngine.ProjectOf(plain)));
+        Assert.Equal("contest", LxdEngine.ProjectOf(named));
+        Assert.Equal("/run/lxd-a/unix.socket", LxdClient.FindSocket(named.Lxd!.Remote));
+        Assert.Equal("/srv/lxd.sock", LxdClient.FindSocket("/srv/lxd.sock"));
+    }
+
+    [Theory]
+    [InlineData("engine: docker", "", "", "engine 'docker': expected nspawn or lxd")]
+    [InlineData("lxd: { project: x }", "", "", "lxd: only with 'engine: lxd'")]
+    [InlineData("engine: lxd\nlxd: { remote: 'https://cluster:8443' }", "", "", "an HTTPS remote is not supported yet")]
+    [InlineData("engine: lxd\nlxd: { remote: lxd.sock }", "", "", "expected the daemon's unix socket, as /PATH or unix:///PATH")]
+    [InlineData("engine: lxd\nlxd: { project: 'Big Lab' }", "", "", "lxd project 'Big Lab': expected a lowercase letter")]
+    [InlineData("engine: lxd\nlxd: { colour: red }", "", "", "unknown key 'colour'")]
+    [InlineData("engine: lxd", "  pc:\n    kind: vm\n    boot: network\n    networks: { lan: { dhcp: true } }", "", "machine pc: VMs are not supported on LXD by Spawnlab yet")]
+    [InlineData("engine: lxd", "  pc:\n    image: base\n    read_only: true", "", "machine pc: 'read_only' is not supported on LXD")]
+    [InlineData("engine: lxd", "  pc:\n    image: base\n    binds: [ '@gw:/srv/gw' ]", "", "a bind of another machine's root (@gw) is not supported on LXD")]
+    [InlineData("engine: lxd", "", ", tftp: ./", "network lan: 'tftp' is not supported on LXD")]
+    [InlineData("engine: lxd", "", ", host_access: none", "network lan: 'host_access' is not supported on LXD")]
+    public void What_the_LXD_engine_cannot_run_is_refused_with_the_reason(string top, string machine, string network, string expected)
+    {
+        var errors = _files.Errors(Lab(top, machine, network));
+
+        Assert.Contains(errors, e => e.Message.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_instance_is_entered_by_lxc_exec_with_its_daemon_and_project_named_in_the_command()
+    {
+        var session = new LxdSession("web", new LxdPlace("/tmp/lxd-a/unix.socket", "spawnlab-big"), new Fakes.FakeShell());
+
+        var command = session.Enter(["cat", "/etc/hostname"]);
+
+        Assert.Equal("env", command.Program);
+        Assert.Equal(["LXD_DIR=/tmp/lxd-a", "lxc", "exec", "--project", "spawnlab-big", "web", "--", "env", "-i"], command.Arguments.Take(9));
+        Assert.Equal(["cat", "/etc/hostname"], command.Arguments.TakeLast(2));
+        Assert.False(session.RootOnHost);
+    }
+}
