@@ -158,6 +158,57 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             await HostProbe.CliAsync(State, null, "down", name);
         }
     }
+
+    [LxdFact]
+    public async Task A_lab_whose_state_was_lost_is_found_by_clean_and_removed_by_clean_force()
+    {
+        var name = TestLab.Name("lxdl");
+        await using var lxd = await PrivateLxd.StartAsync();
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        _files.Write($$"""
+            lab: {{name}}
+            engine: lxd
+            {{TestLab.Image}}
+            networks:
+              lan: { subnet: 10.248.0.0/24, host: 10.248.0.1, dhcp: true }
+            machines:
+              solo:
+                image: base
+                networks: { lan: { dhcp: true } }
+            """);
+        // The daemon is found as the lxc client finds it: through LXD_DIR.
+        async Task<(int Code, string Output)> Cli(params string[] arguments)
+        {
+            var info = HostProbe.CliStartInfo(State, arguments);
+            info.Environment["LXD_DIR"] = lxd.Directory;
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return (process.ExitCode, await stdout + await stderr);
+        }
+        try
+        {
+            var up = await Cli("up", file);
+            Assert.True(up.Code == 0, up.Output);
+            File.Delete(Path.Combine(State, "labs", name, "state.json"));
+
+            var clean = await Cli("clean");
+            Has($"LXD project spawnlab-{name} was made for lab {name}, and no state records it", clean.Output);
+            var force = await Cli("clean", "--force", name);
+            Assert.True(force.Code == 0, force.Output);
+            Has($"LXD instance solo", force.Output);
+
+            Assert.Equal(["default"], await lxd.NamesAsync("projects"));
+            Assert.Empty(await lxd.NamesAsync("storage-pools"));
+            Assert.DoesNotContain(await lxd.NamesAsync("networks"), n => n.StartsWith("sl", StringComparison.Ordinal));
+            Assert.All(lxd.Processes(), p => Assert.StartsWith("lxd ", p));
+        }
+        finally
+        {
+            await Cli("down", name);
+        }
+    }
 }
 
 /// <summary>A host test that needs LXD (lxd and lxd-client, which scripts/install-deps installs).</summary>

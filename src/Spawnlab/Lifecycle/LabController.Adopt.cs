@@ -39,7 +39,7 @@ public sealed partial class LabController
             if (state.Objects.Count == 0 && state.Machines.Count == 0 && tableBridges.Count == 0)
             {
                 Store.Delete(labName);
-                return [];
+                return await ForceCleanLxdAsync(labName, cancellationToken);
             }
             Store.Save(state);
         }
@@ -60,8 +60,13 @@ public sealed partial class LabController
                 removed.Add($"lab {labName}: bridge {bridge}");
             }
         }
+        removed.AddRange(await ForceCleanLxdAsync(labName, cancellationToken));
         return removed;
     }
+
+    /// <summary>What the lab left on the default LXD daemon that no state records.</summary>
+    private Task<IReadOnlyList<string>> ForceCleanLxdAsync(string labName, CancellationToken cancellationToken) =>
+        new Lxd.LxdEngine(host, options, progress, Store).ForceCleanAsync(labName, Store.LoadAll().Where(l => l.Lab != labName).ToList(), cancellationToken);
 
     /// <summary>A record of what the host holds under the lab's names, as if the lab had recorded it.</summary>
     private async Task<LabState> AdoptAsync(string lab, CancellationToken cancellationToken)

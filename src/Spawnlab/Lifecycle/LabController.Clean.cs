@@ -34,6 +34,8 @@ public sealed partial class LabController
             }
         }
         problems.AddRange(Store.Unreadable().Select(u => $"lab {u.Lab}: {u.Problem}; `spawnlab clean --force {u.Lab}` removes what it left"));
+        foreach (var (project, lab) in await new Lxd.LxdEngine(host, options, progress, Store).UnrecordedProjectsAsync(Store.LoadAll(), cancellationToken))
+            problems.Add($"LXD project {project} was made for lab {lab}, and no state records it; `spawnlab clean --force {lab}` removes what is in it");
         if (new PoolOpener(host, options.StateDirectory).Existing() is { } existing && Directory.Exists(existing.ImagesDirectory))
         {
             var pool = await new PoolOpener(host, options.StateDirectory).OpenAsync(DriverChoice.Auto, cancellationToken);
