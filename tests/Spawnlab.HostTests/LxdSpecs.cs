@@ -89,6 +89,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             // A cached rerun touches nothing; an edited stage reruns from itself, on the snapshot of the one before.
             Has("every stage cached", await Cli("up", file));
             _files.Write(Lab(name, lxd.Socket, "echo three > /stage2"));
+            Has("machine web: restore its root to stage install; cached: install; run serve", await Cli("up", "--dry-run", file));
             var rerun = await Cli("up", file);
             Has("web: restoring stage install", rerun);
             Assert.DoesNotContain("stage install (1/2)", rerun);

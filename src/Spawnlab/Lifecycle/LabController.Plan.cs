@@ -20,7 +20,20 @@ public sealed partial class LabController
             : !readable ? $"the pool {pool.Root} is not mounted (`spawnlab pool detach` or a reboot): its images and snapshots count as missing"
             : null;
         var poolRoot = pool?.Root ?? Path.Combine(Path.GetFullPath(options.StateDirectory), "pool");
-        var plan = UpPlanner.Plan(lab, Store.Load(lab.Name), up,
+        var state = Store.Load(lab.Name);
+        if (lab.Engine == LabEngine.Lxd)
+        {
+            // Instances and snapshots are the daemon's: asked of it (images are still built in this host's pool).
+            var place = state?.Lxd ?? new State.LxdPlace(Lxd.LxdClient.FindSocket(lab.Lxd?.Remote) ?? "", Lxd.LxdEngine.ProjectOf(lab));
+            var existing = await Lxd.LxdEngine.ExistingAsync(place, cancellationToken);
+            if (existing is null)
+                caveat = (caveat is null ? "" : caveat + "; ") + $"no LXD daemon answers on '{place.Socket}': its instances and snapshots count as missing";
+            return (UpPlanner.Plan(lab, state, up,
+                image => Path.Combine(poolRoot, "images", ImageKeys.FolderName(image, lab.Images)),
+                path => path.StartsWith("lxd:", StringComparison.Ordinal) ? existing?.Contains(path) == true : readable && Directory.Exists(path),
+                (machine, key) => Lxd.LxdEngine.SnapshotName(place, machine, key)), caveat);
+        }
+        var plan = UpPlanner.Plan(lab, state, up,
             image => Path.Combine(poolRoot, "images", ImageKeys.FolderName(image, lab.Images)),
             path => readable && Directory.Exists(path),
             (machine, key) => Path.Combine(poolRoot, "labs", lab.Name, "snapshots", machine, key));

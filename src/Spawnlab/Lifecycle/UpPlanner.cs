@@ -58,7 +58,8 @@ public static class UpPlanner
             var machineKeys = keys[machine.Name];
             var cached = changed ? 0 : CachedPrefix(machine, machineKeys, key => exists(snapshotPath(machine.Name, key)), options);
             var target = cached == 0 ? StageKeys.Start(lab, machine.Name, baseKeys[machine.Name], keys) : machineKeys[cached - 1];
-            var rootExists = known is not null && !changed && state!.Has(new HostObject(HostObjectKind.Root, known.Root)) && exists(known.Root);
+            var rootObject = known?.Lxd is not null ? new HostObject(HostObjectKind.LxdInstance, known.Name) : new HostObject(HostObjectKind.Root, known?.Root ?? "");
+            var rootExists = known is not null && !changed && state!.Has(rootObject) && exists(known.Root);
             var root = changed ? RootAction.Recreate : !rootExists ? RootAction.Clone : known!.RootAt == target ? RootAction.Keep : RootAction.Restore;
             machines.Add(new MachineUpPlan(machine.Name, root,
                 [.. machine.Stages.Take(cached).Select(s => s.Name)], [.. machine.Stages.Skip(cached).Select(s => s.Name)],
@@ -123,6 +124,9 @@ public static class UpPlanner
         // How a container boots is written into its root: a new lean set remakes it.
         if (machine.Kind == MachineKind.Container)
             canonical["Boot"] = machine.FullBoot ? "full" : Machines.MachineRootFiles.LeanVersion;
+        // An instance of LXD is not a root of this host's pool: the same machine on another engine is another machine.
+        if (lab.Engine == LabEngine.Lxd)
+            canonical["Engine"] = "lxd";
         var json = JsonNodes.Compact(canonical);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
     }

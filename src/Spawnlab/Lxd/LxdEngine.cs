@@ -27,6 +27,38 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
 
     public static string ProjectOf(LabDefinition lab) => lab.Lxd?.Project ?? $"spawnlab-{lab.Name}";
 
+    /// <summary>What stands for an instance's root where a root path is shown or planned: lxd:PROJECT/NAME.</summary>
+    public static string RootName(LxdPlace place, string machine) => $"lxd:{place.Project}/{machine}";
+
+    /// <summary>What stands for an instance's snapshot in a plan: lxd:PROJECT/NAME@KEY.</summary>
+    public static string SnapshotName(LxdPlace place, string machine, string key) => $"{RootName(place, machine)}@{key}";
+
+    /// <summary>
+    /// The instances of the lab's project and their snapshots, as <see cref="RootName"/> and <see cref="SnapshotName"/>
+    /// say them, for `up --dry-run`; null when the daemon cannot be reached.
+    /// </summary>
+    public static async Task<HashSet<string>?> ExistingAsync(LxdPlace place, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var client = new LxdClient(place.Socket);
+            var found = new HashSet<string>(StringComparer.Ordinal);
+            var instances = await client.GetOrNullAsync(LxdClient.Path1("/1.0/instances?recursion=2", place.Project), cancellationToken);
+            foreach (var instance in instances?.AsArray() ?? [])
+            {
+                var name = instance?["name"]?.GetValue<string>() ?? "";
+                found.Add(RootName(place, name));
+                foreach (var snapshot in instance?["snapshots"]?.AsArray() ?? [])
+                    found.Add(SnapshotName(place, name, snapshot?["name"]?.GetValue<string>() ?? ""));
+            }
+            return found;
+        }
+        catch (LxdException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Brings the lab up on the daemon; <paramref name="journal"/> is its state, opened for this engine.</summary>
     public async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal, CancellationToken cancellationToken)
     {

@@ -62,7 +62,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
     {
         var (lab, journal) = (run.Lab, run.Journal);
         var image = run.ImagePaths[machine.Image];
-        var config = UpPlanner.ConfigHash(lab, machine, image) + "/lxd";
+        var config = UpPlanner.ConfigHash(lab, machine, image);
         var known = journal.Machine(machine.Name);
         if (known is not null && known.Config != config)
         {
@@ -359,7 +359,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         Name = machine.Name,
         Image = image,
         Config = config,
-        Root = $"lxd:{place.Project}/{machine.Name}",
+        Root = LxdEngine.RootName(place, machine.Name),
         Namespace = "",
         Forward = machine.Forward,
         PrivateUsers = machine.PrivateUsers,

@@ -66,6 +66,20 @@ public sealed class EngineSpecs : IDisposable
     }
 
     [Fact]
+    public void The_same_machine_on_another_engine_is_another_machine_with_other_stage_keys()
+    {
+        var nspawn = _files.Parse(Lab(""));
+        var lxd = _files.Parse(Lab("engine: lxd"));
+
+        Assert.NotEqual(
+            Spawnlab.Lifecycle.UpPlanner.ConfigHash(nspawn, nspawn.Machines["gw"], "/pool/images/base-1"),
+            Spawnlab.Lifecycle.UpPlanner.ConfigHash(lxd, lxd.Machines["gw"], "/pool/images/base-1"));
+        Assert.NotEqual(
+            Spawnlab.Lifecycle.UpPlanner.BaseKey(nspawn, nspawn.Machines["gw"], "/pool/images/base-1"),
+            Spawnlab.Lifecycle.UpPlanner.BaseKey(lxd, lxd.Machines["gw"], "/pool/images/base-1"));
+    }
+
+    [Fact]
     public void An_instance_is_entered_by_lxc_exec_with_its_daemon_and_project_named_in_the_command()
     {
         var session = new LxdSession("web", new LxdPlace("/tmp/lxd-a/unix.socket", "spawnlab-big"), new Fakes.FakeShell());
