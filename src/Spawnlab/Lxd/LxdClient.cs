@@ -169,7 +169,8 @@ public sealed class LxdClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new LxdException($"no LXD daemon answers on {Socket}: {e.InnerException?.Message ?? e.Message}", HttpStatusCode.ServiceUnavailable);
+            var why = File.Exists(Socket) ? e.InnerException?.Message ?? e.Message : "the socket does not exist (is the daemon running?)";
+            throw new LxdException($"no LXD daemon answers on {Socket}: {why}", HttpStatusCode.ServiceUnavailable);
         }
     }
 
