@@ -99,14 +99,14 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             await Cli("restore", $"{name}/web", "install");
             Assert.Equal("gone", (await Cli("exec", $"{name}/web", "--", "sh", "-c", "test -e /stage2 && echo there || echo gone")).Trim());
             Assert.Equal(stage1, (await Cli("exec", $"{name}/web", "--", "cat", "/stage1")).Trim());
-            Has("3 passed, 0 failed", await Cli("test"));
+            Has("3 passed, 0 failed", await Cli("test", name));
 
             await Cli("down", name);
             Assert.Empty(await lxd.NamesAsync("instances", "default"));
             Assert.Equal(["default"], await lxd.NamesAsync("projects"));
             Assert.Empty(await lxd.NamesAsync("storage-pools"));
             Assert.Empty(await lxd.NamesAsync("images"));
-            Assert.DoesNotContain(await lxd.NamesAsync("networks"), n => n.StartsWith("sl", StringComparison.Ordinal));
+            Assert.Empty(await lxd.ManagedNetworksAsync());
             // The networks' dnsmasq went with them; the daemon is all that runs of it.
             Assert.All(lxd.Processes(), p => Assert.StartsWith("lxd ", p));
         }
@@ -176,6 +176,10 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
               solo:
                 image: base
                 networks: { lan: { dhcp: true } }
+                stages:
+                  - name: slow
+                    timeout: 2s
+                    run: sleep 100
             """);
         // The daemon is found as the lxc client finds it: through LXD_DIR.
         async Task<(int Code, string Output)> Cli(params string[] arguments)
@@ -190,8 +194,12 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
         }
         try
         {
+            // A stage past its timeout is killed inside the instance, not only its `lxc exec` on the host.
             var up = await Cli("up", file);
-            Assert.True(up.Code == 0, up.Output);
+            Has("stage timed out", up.Output);
+            var sleeping = await Cli("exec", $"{name}/solo", "--", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '");
+            Assert.True(sleeping.Code == 0, sleeping.Output);
+            Assert.DoesNotContain("sleep 100", sleeping.Output);
             File.Delete(Path.Combine(State, "labs", name, "state.json"));
 
             var clean = await Cli("clean");
@@ -202,7 +210,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
 
             Assert.Equal(["default"], await lxd.NamesAsync("projects"));
             Assert.Empty(await lxd.NamesAsync("storage-pools"));
-            Assert.DoesNotContain(await lxd.NamesAsync("networks"), n => n.StartsWith("sl", StringComparison.Ordinal));
+            Assert.Empty(await lxd.ManagedNetworksAsync());
             Assert.All(lxd.Processes(), p => Assert.StartsWith("lxd ", p));
         }
         finally

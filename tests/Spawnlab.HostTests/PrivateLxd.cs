@@ -84,6 +84,12 @@ public sealed class PrivateLxd : IAsyncDisposable
         return JsonNode.Parse(text)!.AsArray().Select(u => u!.GetValue<string>().Split('?')[0].Split('/')[^1]).ToList();
     }
 
+    /// <summary>The daemon's own networks (LXD also lists the host's interfaces, unmanaged).</summary>
+    public async Task<IReadOnlyList<string>> ManagedNetworksAsync() =>
+        [.. JsonNode.Parse(await LxcAsync("query", "/1.0/networks?recursion=1"))!.AsArray()
+            .Where(n => n!["managed"]!.GetValue<bool>())
+            .Select(n => n!["name"]!.GetValue<string>())];
+
     /// <summary>Processes whose command line names this daemon's folder (its dnsmasq, forkproxy, the daemon itself).</summary>
     public IReadOnlyList<string> Processes() =>
         [.. System.IO.Directory.EnumerateDirectories("/proc")

@@ -7,7 +7,7 @@ internal static class TestCommand
 {
     public static Command Create(CliContext cli)
     {
-        var machine = new Argument<string?>("machine") { Description = "Only this machine (MACHINE or LAB/MACHINE)", Arity = ArgumentArity.ZeroOrOne };
+        var machine = new Argument<string?>("machine") { Description = "Only this machine (MACHINE or LAB/MACHINE), or this lab (LAB)", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("test", "Run the checks of every stage the machines have passed, without running any stage")
         {
             machine, CheckOutput.Report, CheckOutput.JUnit,

@@ -7,13 +7,19 @@ namespace Spawnlab.Lifecycle;
 
 public sealed partial class LabController
 {
-    /// <summary>Reruns the checks of every stage that a machine has passed, without running any stage.</summary>
+    /// <summary>
+    /// Reruns the checks of every stage that a machine has passed, without running any stage: of every lab, of one
+    /// machine (MACHINE or LAB/MACHINE), or of one lab (LAB, when no machine has that name).
+    /// </summary>
     public async Task<IReadOnlyList<CheckResult>> TestAsync(string? reference, CancellationToken cancellationToken)
     {
         host.RequireRoot("spawnlab test");
+        var labs = Store.LoadAll();
         var machines = reference is null
-            ? Store.LoadAll().SelectMany(l => l.Machines.Values.Select(m => (Lab: l, Machine: m))).ToList()
-            : [FindMachine(reference)];
+            ? labs.SelectMany(l => l.Machines.Values.Select(m => (Lab: l, Machine: m))).ToList()
+            : !reference.Contains('/') && labs.FirstOrDefault(l => l.Lab == reference) is { } lab && labs.All(l => !l.Machines.ContainsKey(reference))
+                ? [.. lab.Machines.Values.Select(m => (Lab: lab, Machine: m))]
+                : [FindMachine(reference)];
         var runner = new CheckRunner(host.Shell);
         var results = await Task.WhenAll(machines.Select(async pair =>
         {

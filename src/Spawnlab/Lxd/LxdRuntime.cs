@@ -106,6 +106,29 @@ public sealed record LxdSession(string Name, LxdPlace Place, IHostShell Shell) :
     public override HostCommand Enter(IEnumerable<string> command) =>
         HostCommand.Of("env", [$"LXD_DIR={LxdDir}", "lxc", "exec", "--project", Place.Project, Name, "--", "env", "-i", .. NspawnRuntime.ExecEnvironment, .. command]);
 
+    /// <summary>
+    /// As for any machine; a command cut short (a stage's timeout, Ctrl-C) is killed inside too. Killing `lxc exec`
+    /// does not reach what the daemon started, so each command carries a mark in its environment, which its children
+    /// inherit, and what bears the mark is killed.
+    /// </summary>
+    public override async Task<HostResult> RunAsync(IHostShell shell, MachineCommand command, CancellationToken cancellationToken)
+    {
+        var mark = $"SPAWNLAB_EXEC={Guid.NewGuid():N}";
+        try
+        {
+            return await base.RunAsync(shell, command with { Arguments = [mark, .. command.Arguments] }, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await shell.RunAsync(Enter(["/bin/sh", "-c", KillMarked, "sh", mark]).WithStandardInput("").WithoutThrowing(), CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>sh code that kills every process whose environment holds "$1".</summary>
+    private const string KillMarked =
+        "for p in /proc/[0-9]*; do [ \"${p#/proc/}\" = $$ ] && continue; tr '\\0' '\\n' < \"$p/environ\" 2>/dev/null | grep -qx \"$1\" && kill -KILL \"${p#/proc/}\" 2>/dev/null; done; exit 0";
+
     /// <summary>What the container's console printed since its boot, as LXD keeps it.</summary>
     public override string Console()
     {
