@@ -116,7 +116,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
         }
         Assert.False(File.Exists(Path.Combine(State, "labs", name, "state.json")));
         foreach (var network in new[] { "front", "back" })
-            Assert.False(await HostProbe.LinkExistsAsync(Spawnlab.Networks.HostNames.Bridge(name, network)));
+            Assert.False(await HostProbe.LinkExistsAsync(Spawnlab.Networks.HostNames.LxdBridge(name, network)));
     }
 
     [LxdFact]
@@ -216,6 +216,50 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
         finally
         {
             await Cli("down", name);
+        }
+    }
+
+    [LxdFact]
+    public async Task On_a_three_member_cluster_machines_are_spread_over_members_and_reach_each_other()
+    {
+        var name = TestLab.Name("lxdk");
+        await using var cluster = await LxdCluster.StartAsync();
+        Assert.Equal(3, (await cluster.LxcAsync("cluster", "list", "--format", "csv")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("ONLINE", StringComparison.Ordinal)));
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        _files.Write($$"""
+            lab: {{name}}
+            engine: lxd
+            lxd: { remote: {{cluster.Socket}} }
+            {{TestLab.Image}}
+            networks:
+              seg: { subnet: 10.249.0.0/24 }
+            machines:
+              a:
+                image: base
+                networks: { seg: { address: 10.249.0.10/24 } }
+              b:
+                image: base
+                networks: { seg: { address: 10.249.0.20/24 } }
+                stages:
+                  - name: reach
+                    checks:
+                      - ping: 10.249.0.10
+            """);
+        try
+        {
+            var up = await Cli("up", file);
+            Has("1 passed, 0 failed", up);
+            // Spread in the lab file's order: a on m1, b on m2; the ping crossed members over the network's VXLAN.
+            var placed = (await cluster.LxcAsync("list", "--project", $"spawnlab-{name}", "--format", "csv", "-c", "nL")).Trim().Split('\n').Order();
+            Assert.Equal(["a,m1", "b,m2"], placed);
+            Assert.Contains("bytes from 10.249.0.20", await Cli("exec", $"{name}/a", "--", "ping", "-c", "1", "-W", "5", "10.249.0.20"));
+            await Cli("down", name);
+            Assert.Equal("", (await cluster.LxcAsync("list", "--all-projects", "--format", "csv")).Trim());
+            Assert.DoesNotContain("slx", await cluster.LxcAsync("network", "list", "--format", "csv"));
+        }
+        finally
+        {
+            await HostProbe.CliAsync(State, null, "down", name);
         }
     }
 }

@@ -35,6 +35,8 @@ public sealed class PrivateLxd : IAsyncDisposable
     {
         var hadTable = await LxdTableExistsAsync();
         var directory = System.IO.Directory.CreateTempSubdirectory("spawnlab-lxd-").FullName;
+        // Traversable, as LXD keeps its own folder: an unprivileged container's root must be reached through it.
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         var info = new ProcessStartInfo("lxd", ["--group", "root", "--logfile", Path.Combine(directory, "lxd.log")])
         {
             RedirectStandardOutput = true,

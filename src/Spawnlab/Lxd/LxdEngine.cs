@@ -67,7 +67,8 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await CheckDaemonAsync(client, cancellationToken);
         await EnsureProjectAsync(client, journal, place.Project, cancellationToken);
-        var storagePool = await EnsureStoragePoolAsync(client, journal, lab, cancellationToken);
+        var members = await MembersAsync(client, cancellationToken);
+        var storagePool = await EnsureStoragePoolAsync(client, journal, lab, members, cancellationToken);
         await RemoveObsoleteAsync(client, lab, journal, cancellationToken);
         progress.Phase("lxd", clock.Elapsed);
 
@@ -83,7 +84,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
 
         clock.Restart();
         foreach (var network in lab.Networks.Values)
-            await EnsureNetworkAsync(client, journal, lab, network, cancellationToken);
+            await EnsureNetworkAsync(client, journal, lab, network, members, cancellationToken);
         progress.Phase("networks", clock.Elapsed);
 
         if (up.From is { } from && (!lab.Machines.TryGetValue(from.Machine, out var fromMachine) || fromMachine.Stages.All(s => s.Name != from.Stage)))
@@ -92,7 +93,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
         foreach (var machine in lab.Machines.Values)
             run.BaseKeys[machine.Name] = UpPlanner.BaseKey(lab, machine, imagePaths[machine.Image]);
         run.Keys = StageKeys.ComputeLab(lab, run.BaseKeys, cancellationToken);
-        var machines = new LxdMachines(host, options, progress, store, client, place, storagePool);
+        var machines = new LxdMachines(host, options, progress, store, client, place, storagePool) { Members = members };
         await Task.WhenAll(lab.Machines.Values.Select(machine => machines.RunAsync(run, machine, cancellationToken)));
         return new UpResult(journal.State, [.. run.Checks], [.. run.Failures], [.. run.Skipped]);
     }
@@ -142,7 +143,36 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     /// The storage pool of the lab's instances: the one the default profile's root disk names on a configured daemon;
     /// on a daemon with none, a `dir` pool of the lab's, made and recorded (and removed by `down`).
     /// </summary>
-    private static async Task<string> EnsureStoragePoolAsync(LxdClient client, StateJournal journal, LabDefinition lab, CancellationToken cancellationToken)
+    /// <summary>The members of the daemon's cluster that are online, by name; none for a daemon that is not clustered.</summary>
+    private static async Task<IReadOnlyList<string>> MembersAsync(LxdClient client, CancellationToken cancellationToken)
+    {
+        var cluster = await client.GetOrNullAsync("/1.0/cluster", cancellationToken);
+        if (cluster?["enabled"]?.GetValue<bool>() != true)
+            return [];
+        var members = await client.GetAsync("/1.0/cluster/members?recursion=1", cancellationToken);
+        return [.. (members?.AsArray() ?? [])
+            .Where(m => m?["status"]?.GetValue<string>() == "Online")
+            .Select(m => m!["server_name"]!.GetValue<string>())
+            .Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Creates a storage pool or network. In a cluster LXD wants it defined on each member first (pending, with the
+    /// member's own keys, none here), then made cluster-wide with the shared configuration.
+    /// </summary>
+    private static async Task CreateEverywhereAsync(LxdClient client, string collection, JsonObject body, IReadOnlyList<string> members, CancellationToken cancellationToken)
+    {
+        foreach (var member in members)
+        {
+            var pending = (JsonObject)body.DeepClone();
+            pending["config"] = new JsonObject();
+            pending.Remove("description");
+            await client.SendAsync(HttpMethod.Post, $"{collection}?target={Uri.EscapeDataString(member)}", pending, cancellationToken);
+        }
+        await client.SendAsync(HttpMethod.Post, collection, body, cancellationToken);
+    }
+
+    private static async Task<string> EnsureStoragePoolAsync(LxdClient client, StateJournal journal, LabDefinition lab, IReadOnlyList<string> members, CancellationToken cancellationToken)
     {
         if (journal.State.Objects.FirstOrDefault(o => o.Kind == HostObjectKind.LxdStoragePool) is { } recorded
             && await client.GetOrNullAsync($"/1.0/storage-pools/{recorded.Name}", cancellationToken) is not null)
@@ -156,12 +186,13 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
         journal.Record(new HostObject(HostObjectKind.LxdStoragePool, name));
         if (await client.GetOrNullAsync($"/1.0/storage-pools/{name}", cancellationToken) is null)
         {
-            await client.SendAsync(HttpMethod.Post, "/1.0/storage-pools", new JsonObject
+            await CreateEverywhereAsync(client, "/1.0/storage-pools", new JsonObject
             {
                 ["name"] = name,
                 ["driver"] = "dir",
                 ["description"] = $"Spawnlab lab {lab.Name}: the daemon had no default pool",
-            }, cancellationToken);
+                ["config"] = new JsonObject(),
+            }, members, cancellationToken);
         }
         return name;
     }
@@ -202,9 +233,11 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     }
 
     /// <summary>A lab network as an LXD managed bridge, recorded, made or brought to what the lab file says.</summary>
-    private static async Task EnsureNetworkAsync(LxdClient client, StateJournal journal, LabDefinition lab, NetworkDefinition network, CancellationToken cancellationToken)
+    /// <param name="members">In a cluster, its members: the network is a bridge on each, joined into one segment by a
+    /// VXLAN tunnel (multicast, its id from the network's name), since OVN is not what this engine makes yet.</param>
+    private async Task EnsureNetworkAsync(LxdClient client, StateJournal journal, LabDefinition lab, NetworkDefinition network, IReadOnlyList<string> members, CancellationToken cancellationToken)
     {
-        var name = HostNames.Bridge(lab.Name, network.Name);
+        var name = HostNames.LxdBridge(lab.Name, network.Name);
         var config = new JsonObject
         {
             ["ipv4.address"] = network.Host is { } address ? $"{address}/{network.Subnet.PrefixLength}" : "none",
@@ -220,6 +253,13 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
                 var (start, end) = Ipv4.UpperHalf(network.Subnet);
                 config["ipv4.dhcp.ranges"] = $"{start}-{end}";
             }
+        }
+        if (members.Count > 0)
+        {
+            config["tunnel.t.protocol"] = "vxlan";
+            config["tunnel.t.id"] = (BitConverter.ToUInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name))) % 16_000_000 + 1).ToString(CultureInfo.InvariantCulture);
+            if (network.Host is not null)
+                progress.Report($"network {network.Name} spans {members.Count} members: each member's bridge has the host's address{(network.Dhcp ? " and serves DHCP from the same range, so leases may clash" : "")}");
         }
         var obj = new HostObject(HostObjectKind.LxdNetwork, name);
         journal.Update(s => s.Networks[network.Name] = new NetworkState
@@ -239,13 +279,13 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
             return;
         }
         journal.Record(obj);
-        await client.SendAsync(HttpMethod.Post, "/1.0/networks", new JsonObject
+        await CreateEverywhereAsync(client, "/1.0/networks", new JsonObject
         {
             ["name"] = name,
             ["type"] = "bridge",
             ["description"] = $"Spawnlab lab {lab.Name}, network {network.Name}",
             ["config"] = config,
-        }, cancellationToken);
+        }, members, cancellationToken);
     }
 
     /// <summary>Machines and networks that the lab file no longer has go before the rest comes up.</summary>

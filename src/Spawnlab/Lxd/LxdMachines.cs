@@ -16,6 +16,9 @@ namespace Spawnlab.Lxd;
 /// </summary>
 internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgressSink progress, StateStore store, LxdClient client, LxdPlace place, string storagePool)
 {
+    /// <summary>In a cluster, its online members: machines are spread over them in the lab file's order.</summary>
+    public IReadOnlyList<string> Members { get; init; } = [];
+
     private string Instance(string name) => LxdClient.Path1($"/1.0/instances/{name}", place.Project);
 
     public async Task RunAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
@@ -164,7 +167,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
             var nic = new JsonObject
             {
                 ["type"] = "nic",
-                ["network"] = HostNames.Bridge(lab.Name, iface.Network),
+                ["network"] = HostNames.LxdBridge(lab.Name, iface.Network),
                 ["name"] = iface.Network,
                 ["hwaddr"] = HostNames.Mac(lab.Name, machine.Name, iface.Network),
             };
@@ -195,7 +198,14 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         if (await client.GetOrNullAsync(Instance(machine.Name), cancellationToken) is not null)
             throw new SpawnlabException(StateJournal.LeftBehind(lab.Name, $"LXD instance {place.Project}/{machine.Name}"));
         journal.Record(obj);
-        await client.SendAsync(HttpMethod.Post, LxdClient.Path1("/1.0/instances", place.Project), new JsonObject
+        var path = LxdClient.Path1("/1.0/instances", place.Project);
+        if (Members.Count > 0)
+        {
+            var member = Members[lab.Machines.Keys.ToList().IndexOf(machine.Name) % Members.Count];
+            progress.Report($"{machine.Name}: on member {member}");
+            path += $"&target={Uri.EscapeDataString(member)}";
+        }
+        await client.SendAsync(HttpMethod.Post, path, new JsonObject
         {
             ["name"] = machine.Name,
             ["type"] = "container",

@@ -19,6 +19,12 @@ public static class HostNames
 
     public static string Bridge(string lab, string network) => Interface("b", network, $"bridge/{lab}/{network}");
 
+    /// <summary>
+    /// A lab network's bridge on an LXD daemon: shorter than <see cref="Bridge"/>, so that the VXLAN tunnel LXD hangs
+    /// on it in a cluster (BRIDGE-t) still fits in 15 bytes.
+    /// </summary>
+    public static string LxdBridge(string lab, string network) => Interface("x", network, $"lxd/{lab}/{network}", readableLength: 3);
+
     /// <summary>The host side of the veth pair that joins a machine to a network's bridge.</summary>
     public static string HostVeth(string lab, string machine, string network) => Interface("v", machine, $"veth/{lab}/{machine}/{network}");
 
@@ -44,10 +50,10 @@ public static class HostNames
     public static string BridgeMac(string lab, string network) => Mac(lab, "(host)", network);
 
     // sl + kind + up to 5 characters of the readable name + '-' + 6 hex digits: at most 15 bytes.
-    private static string Interface(string kind, string readable, string key)
+    private static string Interface(string kind, string readable, string key, int readableLength = 5)
     {
         var hash = Convert.ToHexStringLower(Hash(key))[..6];
-        var head = readable.Length > 5 ? readable[..5] : readable;
+        var head = readable.Length > readableLength ? readable[..readableLength] : readable;
         return $"{InterfacePrefix}{kind}{head.TrimEnd('-')}-{hash}";
     }
 
