@@ -52,6 +52,42 @@ public static class HostProbe
         return found;
     }
 
+    /// <summary>Live processes (pid and command line) whose command line names one of <paramref name="paths"/>.</summary>
+    public static IReadOnlyList<(int Pid, string CommandLine)> ProcessesMentioning(params IReadOnlyList<string> paths)
+    {
+        var found = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+                continue;
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (paths.Any(p => cmdline.Contains(p, StringComparison.Ordinal)))
+                    found.Add((pid, cmdline));
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Kills what <see cref="ProcessesMentioning"/> finds: what a daemon of a test left when it stopped.</summary>
+    public static void KillProcessesMentioning(params IReadOnlyList<string> paths)
+    {
+        foreach (var (pid, _) in ProcessesMentioning(paths))
+        {
+            try
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+    }
+
     public static IReadOnlyList<string> MountsUnder(string path) =>
         File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(path, StringComparison.Ordinal)).ToList();
 

@@ -165,21 +165,7 @@ public sealed class LxdCluster : IAsyncDisposable
     public Task<string> LxcAsync(params string[] arguments) => LxcAsync(_members[0].Directory, arguments);
 
     /// <summary>Processes whose command line names a member's folder.</summary>
-    public IReadOnlyList<string> Processes() =>
-        [.. System.IO.Directory.EnumerateDirectories("/proc")
-            .Where(d => int.TryParse(Path.GetFileName(d), out var pid) && pid != Environment.ProcessId)
-            .Select(d =>
-            {
-                try
-                {
-                    return File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
-                }
-                catch (IOException)
-                {
-                    return "";
-                }
-            })
-            .Where(c => _members.Any(m => c.Contains(m.Directory, StringComparison.Ordinal)))];
+    public IReadOnlyList<string> Processes() => [.. HostProbe.ProcessesMentioning([.. _members.Select(m => m.Directory)]).Select(p => p.CommandLine)];
 
     public async ValueTask DisposeAsync()
     {
@@ -195,18 +181,7 @@ public sealed class LxdCluster : IAsyncDisposable
                 daemon.Dispose();
             }
         }
-        foreach (var pid in System.IO.Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => int.TryParse(p, out _)))
-        {
-            try
-            {
-                var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-                if (_members.Any(m => cmdline.Contains(m.Directory, StringComparison.Ordinal)))
-                    Process.GetProcessById(int.Parse(pid!, System.Globalization.CultureInfo.InvariantCulture)).Kill();
-            }
-            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-            }
-        }
+        HostProbe.KillProcessesMentioning([.. _members.Select(m => m.Directory)]);
         foreach (var member in _members)
         {
             foreach (var mount in HostProbe.MountsUnder(member.Directory + "/").OrderByDescending(m => m.Length))

@@ -256,6 +256,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             await Cli("down", name);
             Assert.Equal("", (await cluster.LxcAsync("list", "--all-projects", "--format", "csv")).Trim());
             Assert.DoesNotContain("slx", await cluster.LxcAsync("network", "list", "--format", "csv"));
+            Assert.All(cluster.Processes(), p => Assert.StartsWith("lxd ", p));
         }
         finally
         {

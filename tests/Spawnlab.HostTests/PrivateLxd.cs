@@ -93,21 +93,7 @@ public sealed class PrivateLxd : IAsyncDisposable
             .Select(n => n!["name"]!.GetValue<string>())];
 
     /// <summary>Processes whose command line names this daemon's folder (its dnsmasq, forkproxy, the daemon itself).</summary>
-    public IReadOnlyList<string> Processes() =>
-        [.. System.IO.Directory.EnumerateDirectories("/proc")
-            .Where(d => int.TryParse(Path.GetFileName(d), out var pid) && pid != Environment.ProcessId)
-            .Select(d =>
-            {
-                try
-                {
-                    return File.ReadAllText(Path.Combine(d, "cmdline")).Replace('\0', ' ');
-                }
-                catch (IOException)
-                {
-                    return "";
-                }
-            })
-            .Where(c => c.Contains(Directory, StringComparison.Ordinal))];
+    public IReadOnlyList<string> Processes() => [.. HostProbe.ProcessesMentioning(Directory).Select(p => p.CommandLine)];
 
     public async ValueTask DisposeAsync()
     {
@@ -116,17 +102,7 @@ public sealed class PrivateLxd : IAsyncDisposable
         if (!_daemon.WaitForExit(TimeSpan.FromSeconds(20)))
             _daemon.Kill(entireProcessTree: true);
         _daemon.Dispose();
-        foreach (var pid in System.IO.Directory.EnumerateDirectories("/proc").Select(d => Path.GetFileName(d)).Where(p => int.TryParse(p, out _)))
-        {
-            try
-            {
-                if (File.ReadAllText($"/proc/{pid}/cmdline").Contains(Directory, StringComparison.Ordinal))
-                    Process.GetProcessById(int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture)).Kill();
-            }
-            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-            }
-        }
+        HostProbe.KillProcessesMentioning(Directory);
         foreach (var mount in HostProbe.MountsUnder(Directory + "/").OrderByDescending(m => m.Length))
             await HostProbe.RunAsync("umount", "-l", mount);
         System.IO.Directory.Delete(Directory, recursive: true);

@@ -127,60 +127,25 @@ public sealed partial class LabController
     private static IEnumerable<string> Dependencies(MachineDefinition machine, int index) =>
         (index == 0 ? machine.After : []).Concat(machine.Stages[index].After).Select(r => r.ToString());
 
-    private async Task RunStageAsync(LabRun run, MachinePlan plan, StageRunner runner, MachineSession session, int index, CancellationToken cancellationToken)
+    private Task RunStageAsync(LabRun run, MachinePlan plan, StageRunner runner, MachineSession session, int index, CancellationToken cancellationToken)
     {
-        var (lab, journal, state) = (run.Lab, run.Journal, plan.State);
-        var machine = lab.Machines[state.Name];
-        var stage = machine.Stages[index];
-        var record = state.Stages[index];
-        var log = StageLog(lab.Name, machine.Name, index, stage.Name);
-        progress.Machine(machine.Name, new MachineStep.RunningStage(stage.Name, index + 1, plan.Keys.Count));
-        journal.Update(_ =>
-        {
-            state.RootAt = null;
-            record.StartedAt = DateTimeOffset.UtcNow;
-            record.EndedAt = null;
-        });
-        IReadOnlyList<CheckResult> results;
-        try
-        {
-            var context = new StageContext(lab, machine.Name, state.Root, session)
+        var (lab, state) = (run.Lab, plan.State);
+        var stage = lab.Machines[state.Name].Stages[index];
+        var log = StageLog(lab.Name, state.Name, index, stage.Name);
+        return run.RunStageAsync(state, plan.Keys, index, log, progress,
+            async () =>
             {
-                Ansible = stage.Ansible is null ? null : await AnsibleInventoryAsync(run, machine.Name, cancellationToken),
-            };
-            results = await runner.RunAsync(context, stage, log, cancellationToken);
-        }
-        catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
-        {
-            journal.Update(_ =>
+                var context = new StageContext(lab, state.Name, state.Root, session)
+                {
+                    Ansible = stage.Ansible is null ? null : await AnsibleInventoryAsync(run, state.Name, cancellationToken),
+                };
+                return await runner.RunAsync(context, stage, log, cancellationToken);
+            },
+            async () =>
             {
-                record.Status = StageStatus.Failed;
-                record.EndedAt = DateTimeOffset.UtcNow;
+                await session.SettleAsync(cancellationToken);
+                await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
             });
-            run.Skip(machine, index, new SkipReason.StageFailed(stage.Name));
-            throw;
-        }
-        run.AddChecks(results);
-        if (results.FirstOrDefault(r => r.Outcome == CheckOutcome.Failed) is { } failed)
-        {
-            journal.Update(_ =>
-            {
-                record.Status = StageStatus.Failed;
-                record.EndedAt = DateTimeOffset.UtcNow;
-            });
-            run.Skip(machine, index + 1, new SkipReason.StageFailed(stage.Name));
-            throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
-                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{CappedLog.Tail(log)}");
-        }
-        progress.Machine(machine.Name, new MachineStep.Snapshotting(stage.Name));
-        await session.SettleAsync(cancellationToken);
-        await plan.Snapshots.CreateAsync(state.Root, plan.Keys[index], cancellationToken);
-        journal.Update(_ =>
-        {
-            record.Status = StageStatus.Ran;
-            record.EndedAt = record.SnapshotAt = DateTimeOffset.UtcNow;
-            state.RootAt = plan.Keys[index];
-        });
     }
 
     /// <summary>A machine that takes DHCP leases is ready once each of those interfaces has an address.</summary>
@@ -201,8 +166,7 @@ public sealed partial class LabController
         }
     }
 
-    public string StageLog(string lab, string machine, int index, string stage) =>
-        Path.Combine(Store.LogDirectory(lab), machine, $"{index + 1:00}-{stage}.log");
+    public string StageLog(string lab, string machine, int index, string stage) => Store.StageLog(lab, machine, index, stage);
 
     /// <summary>Boots the machine unless it runs already, and waits until it is ready.</summary>
     private Task<MachineSession> BootAsync(StateJournal journal, MachineState state, CancellationToken cancellationToken) =>

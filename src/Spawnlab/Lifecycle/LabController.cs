@@ -114,10 +114,8 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
     /// for what its boot waits for, boots, and runs its stages, each after what it waits for. Work, not waiting, takes
     /// one of the run's job slots.
     /// </summary>
-    private async Task RunMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
-    {
-        var name = machine.Name;
-        try
+    private Task RunMachineAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken) =>
+        run.RunMachineAsync(machine, progress, async () =>
         {
             MachinePlan plan;
             try
@@ -126,15 +124,11 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
             }
             finally
             {
-                run.RootReady(name).TrySetResult();
+                // Machines that bind this one's root wait for it, whether or not it boots.
+                run.RootReady(machine.Name).TrySetResult();
             }
-            progress.Machine(name, new MachineStep.Waiting());
-            if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
-            {
-                run.Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(name, new MachineStep.Skipped(null, blocker.ToString()));
+            if (!await run.WaitForBootAsync(machine, progress, cancellationToken))
                 return;
-            }
             foreach (var bind in machine.Binds.Where(b => b.Machine is not null))
                 await run.RootReady(bind.Machine!).Task.WaitAsync(cancellationToken);
             var session = await run.InSlotAsync(async () =>
@@ -144,54 +138,18 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
                 return booted;
             }, cancellationToken);
             if (await RunStagesAsync(run, plan, session, cancellationToken))
-                progress.Machine(name, new MachineStep.Ready(plan.Cached == plan.Keys.Count && plan.Keys.Count > 0));
-        }
-        catch (SpawnlabException e)
-        {
-            progress.Machine(name, new MachineStep.Failed());
-            run.Fail(machine, e.Message);
-        }
-        finally
-        {
-            run.RootReady(name).TrySetResult();
-            foreach (var stage in machine.Stages)
-                run.Done(name, stage.Name).TrySetResult(false);
-        }
-    }
+                progress.Machine(machine.Name, new MachineStep.Ready(plan.Cached == plan.Keys.Count && plan.Keys.Count > 0));
+        });
 
     /// <summary>The stages the cache does not hold, each after what it waits for; false when one was skipped.</summary>
     private async Task<bool> RunStagesAsync(LabRun run, MachinePlan plan, MachineSession session, CancellationToken cancellationToken)
     {
         var machine = run.Lab.Machines[plan.State.Name];
-        for (var i = 0; i < plan.Cached; i++)
-            run.Done(machine.Name, machine.Stages[i].Name).TrySetResult(true);
         var runner = new StageRunner(host.Shell, new CheckRunner(host.Shell));
-        for (var i = plan.Cached; i < plan.Keys.Count; i++)
-        {
-            var stage = machine.Stages[i];
-            if (await WaitForAsync(run, stage.After, cancellationToken) is { } blocker)
-            {
-                run.Skip(machine, i, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(machine.Name, new MachineStep.Skipped(stage.Name, blocker.ToString()));
-                return false;
-            }
-            var index = i;
-            await run.InSlotAsync(() => RunStageAsync(run, plan, runner, session, index, cancellationToken), cancellationToken);
-            run.Done(machine.Name, stage.Name).TrySetResult(true);
-        }
+        if (!await run.RunStagesAsync(machine, plan.Cached, index => RunStageAsync(run, plan, runner, session, index, cancellationToken), progress, cancellationToken))
+            return false;
         await plan.Snapshots.PruneAsync([.. plan.Keys.Prepend(plan.StartKey)], cancellationToken);
         return true;
-    }
-
-    /// <summary>Waits for stages of other machines; returns the first that failed or was skipped, or null.</summary>
-    private static async Task<StageRef?> WaitForAsync(LabRun run, IEnumerable<StageRef> references, CancellationToken cancellationToken)
-    {
-        foreach (var reference in references)
-        {
-            if (!await run.Done(reference.Machine, reference.Stage).Task.WaitAsync(cancellationToken))
-                return reference;
-        }
-        return null;
     }
 
     private async Task<StoragePool> OpenPoolOfAsync(LabState lab, CancellationToken cancellationToken)

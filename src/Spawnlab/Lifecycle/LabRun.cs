@@ -83,6 +83,126 @@ internal sealed class LabRun(
         }
     }
 
+    /// <summary>
+    /// Runs one machine's part of `up`, whatever runs the machine: a user-facing failure is reported and recorded as the
+    /// machine's; whatever happens, what waits for its stages learns which did not complete.
+    /// </summary>
+    public async Task RunMachineAsync(MachineDefinition machine, IProgressSink progress, Func<Task> work)
+    {
+        try
+        {
+            await work();
+        }
+        catch (SpawnlabException e)
+        {
+            progress.Machine(machine.Name, new Machines.MachineStep.Failed());
+            Fail(machine, e.Message);
+        }
+        finally
+        {
+            foreach (var stage in machine.Stages)
+                Done(machine.Name, stage.Name).TrySetResult(false);
+        }
+    }
+
+    /// <summary>Waits for what the machine's boot waits for; false (its stages skipped, and said so) when one did not complete.</summary>
+    public async Task<bool> WaitForBootAsync(MachineDefinition machine, IProgressSink progress, CancellationToken cancellationToken)
+    {
+        progress.Machine(machine.Name, new Machines.MachineStep.Waiting());
+        if (await WaitForAsync(machine.After, cancellationToken) is not { } blocker)
+            return true;
+        Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
+        progress.Machine(machine.Name, new Machines.MachineStep.Skipped(null, blocker.ToString()));
+        return false;
+    }
+
+    /// <summary>Waits for stages of other machines; returns the first that failed or was skipped, or null.</summary>
+    public async Task<StageRef?> WaitForAsync(IEnumerable<StageRef> references, CancellationToken cancellationToken)
+    {
+        foreach (var reference in references)
+        {
+            if (!await Done(reference.Machine, reference.Stage).Task.WaitAsync(cancellationToken))
+                return reference;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The machine's stages after the <paramref name="cached"/> first, each after what it waits for and in a job slot,
+    /// whatever runs them (<paramref name="runStage"/>, given the stage's index); false when one was skipped.
+    /// </summary>
+    public async Task<bool> RunStagesAsync(MachineDefinition machine, int cached, Func<int, Task> runStage, IProgressSink progress, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < cached; i++)
+            Done(machine.Name, machine.Stages[i].Name).TrySetResult(true);
+        for (var i = cached; i < machine.Stages.Count; i++)
+        {
+            var stage = machine.Stages[i];
+            if (await WaitForAsync(stage.After, cancellationToken) is { } blocker)
+            {
+                Skip(machine, i, new SkipReason.Waited(blocker.ToString()));
+                progress.Machine(machine.Name, new Machines.MachineStep.Skipped(stage.Name, blocker.ToString()));
+                return false;
+            }
+            var index = i;
+            await InSlotAsync(() => runStage(index), cancellationToken);
+            Done(machine.Name, stage.Name).TrySetResult(true);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// One stage of a machine, whatever runs it: recorded as started, run (<paramref name="execute"/> returns its checks),
+    /// its checks added to the run's; a stage that fails or whose check fails is recorded as failed and skips the rest;
+    /// one that passes is snapshotted (<paramref name="snapshot"/>) and recorded as ran, its key the root's.
+    /// </summary>
+    public async Task RunStageAsync(MachineState state, IReadOnlyList<string> keys, int index, string log, IProgressSink progress,
+        Func<Task<IReadOnlyList<CheckResult>>> execute, Func<Task> snapshot)
+    {
+        var machine = lab.Machines[state.Name];
+        var stage = machine.Stages[index];
+        var record = state.Stages[index];
+        progress.Machine(machine.Name, new Machines.MachineStep.RunningStage(stage.Name, index + 1, keys.Count));
+        journal.Update(_ =>
+        {
+            state.RootAt = null;
+            record.StartedAt = DateTimeOffset.UtcNow;
+            record.EndedAt = null;
+        });
+        void Failed() => journal.Update(_ =>
+        {
+            record.Status = StageStatus.Failed;
+            record.EndedAt = DateTimeOffset.UtcNow;
+        });
+        IReadOnlyList<CheckResult> results;
+        try
+        {
+            results = await execute();
+        }
+        catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
+        {
+            Failed();
+            Skip(machine, index, new SkipReason.StageFailed(stage.Name));
+            throw;
+        }
+        AddChecks(results);
+        if (results.FirstOrDefault(r => r.Outcome == CheckOutcome.Failed) is { } failed)
+        {
+            Failed();
+            Skip(machine, index + 1, new SkipReason.StageFailed(stage.Name));
+            throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
+                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{Host.CappedLog.Tail(log)}");
+        }
+        progress.Machine(machine.Name, new Machines.MachineStep.Snapshotting(stage.Name));
+        await snapshot();
+        journal.Update(_ =>
+        {
+            record.Status = StageStatus.Ran;
+            record.EndedAt = record.SnapshotAt = DateTimeOffset.UtcNow;
+            state.RootAt = keys[index];
+        });
+    }
+
     public void AddChecks(IEnumerable<CheckResult> results)
     {
         lock (_lock)

@@ -21,44 +21,16 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
 
     private string Instance(string name) => LxdClient.Path1($"/1.0/instances/{name}", place.Project);
 
-    public async Task RunAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
-    {
-        var name = machine.Name;
-        try
+    public Task RunAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken) =>
+        run.RunMachineAsync(machine, progress, async () =>
         {
             var plan = await run.InSlotAsync(() => PrepareAsync(run, machine, cancellationToken), cancellationToken);
-            progress.Machine(name, new MachineStep.Waiting());
-            if (await WaitForAsync(run, machine.After, cancellationToken) is { } blocker)
-            {
-                run.Skip(machine, 0, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(name, new MachineStep.Skipped(null, blocker.ToString()));
+            if (!await run.WaitForBootAsync(machine, progress, cancellationToken))
                 return;
-            }
             var session = await run.InSlotAsync(() => BootAsync(run.Journal, plan.State, cancellationToken), cancellationToken);
             if (await RunStagesAsync(run, plan, session, cancellationToken))
-                progress.Machine(name, new MachineStep.Ready(plan.Cached == plan.Keys.Count && plan.Keys.Count > 0));
-        }
-        catch (SpawnlabException e)
-        {
-            progress.Machine(name, new MachineStep.Failed());
-            run.Fail(machine, e.Message);
-        }
-        finally
-        {
-            foreach (var stage in machine.Stages)
-                run.Done(name, stage.Name).TrySetResult(false);
-        }
-    }
-
-    private static async Task<StageRef?> WaitForAsync(LabRun run, IEnumerable<StageRef> references, CancellationToken cancellationToken)
-    {
-        foreach (var reference in references)
-        {
-            if (!await run.Done(reference.Machine, reference.Stage).Task.WaitAsync(cancellationToken))
-                return reference;
-        }
-        return null;
-    }
+                progress.Machine(machine.Name, new MachineStep.Ready(plan.Cached == plan.Keys.Count && plan.Keys.Count > 0));
+        });
 
     /// <summary>The machine's state and instance, made or put back to the longest prefix of stages the cache holds.</summary>
     private async Task<LxdPlan> PrepareAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken)
@@ -282,22 +254,9 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
     private async Task<bool> RunStagesAsync(LabRun run, LxdPlan plan, MachineSession session, CancellationToken cancellationToken)
     {
         var machine = run.Lab.Machines[plan.State.Name];
-        for (var i = 0; i < plan.Cached; i++)
-            run.Done(machine.Name, machine.Stages[i].Name).TrySetResult(true);
         var runner = new StageRunner(host.Shell, new CheckRunner(host.Shell));
-        for (var i = plan.Cached; i < plan.Keys.Count; i++)
-        {
-            var stage = machine.Stages[i];
-            if (await WaitForAsync(run, stage.After, cancellationToken) is { } blocker)
-            {
-                run.Skip(machine, i, new SkipReason.Waited(blocker.ToString()));
-                progress.Machine(machine.Name, new MachineStep.Skipped(stage.Name, blocker.ToString()));
-                return false;
-            }
-            var index = i;
-            await run.InSlotAsync(() => RunStageAsync(run, plan, runner, session, index, cancellationToken), cancellationToken);
-            run.Done(machine.Name, stage.Name).TrySetResult(true);
-        }
+        if (!await run.RunStagesAsync(machine, plan.Cached, index => RunStageAsync(run, plan, runner, session, index, cancellationToken), progress, cancellationToken))
+            return false;
         await PruneAsync(machine.Name, [.. plan.Keys.Prepend(plan.StartKey)], run.Journal, cancellationToken);
         return true;
     }
@@ -312,57 +271,17 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         }
     }
 
-    private async Task RunStageAsync(LabRun run, LxdPlan plan, StageRunner runner, MachineSession session, int index, CancellationToken cancellationToken)
+    private Task RunStageAsync(LabRun run, LxdPlan plan, StageRunner runner, MachineSession session, int index, CancellationToken cancellationToken)
     {
-        var (lab, journal, state) = (run.Lab, run.Journal, plan.State);
-        var machine = lab.Machines[state.Name];
-        var stage = machine.Stages[index];
-        var record = state.Stages[index];
-        var log = Path.Combine(store.LogDirectory(lab.Name), machine.Name, $"{index + 1:00}-{stage.Name}.log");
-        progress.Machine(machine.Name, new MachineStep.RunningStage(stage.Name, index + 1, plan.Keys.Count));
-        journal.Update(_ =>
-        {
-            state.RootAt = null;
-            record.StartedAt = DateTimeOffset.UtcNow;
-            record.EndedAt = null;
-        });
-        IReadOnlyList<CheckResult> results;
-        try
-        {
-            if (stage.Ansible is not null)
-                throw new SpawnlabException($"machine {machine.Name}, stage {stage.Name}: 'ansible:' stages are not supported on LXD yet");
-            results = await runner.RunAsync(new StageContext(lab, machine.Name, "", session), stage, log, cancellationToken);
-        }
-        catch (Exception e) when (e is SpawnlabException or OperationCanceledException)
-        {
-            Fail(journal, record);
-            run.Skip(machine, index, new SkipReason.StageFailed(stage.Name));
-            throw;
-        }
-        run.AddChecks(results);
-        if (results.FirstOrDefault(r => r.Outcome == CheckOutcome.Failed) is { } failed)
-        {
-            Fail(journal, record);
-            run.Skip(machine, index + 1, new SkipReason.StageFailed(stage.Name));
-            throw new StageFailedException(machine.Name, stage.Name, $"check '{failed.Name}'",
-                $"{failed.Message}{Environment.NewLine}the stage's log ({log}) ends with:{Environment.NewLine}{CappedLog.Tail(log)}");
-        }
-        progress.Machine(machine.Name, new MachineStep.Snapshotting(stage.Name));
-        await SnapshotAsync(machine.Name, plan.Keys[index], cancellationToken);
-        journal.Update(_ =>
-        {
-            record.Status = StageStatus.Ran;
-            record.EndedAt = record.SnapshotAt = DateTimeOffset.UtcNow;
-            state.RootAt = plan.Keys[index];
-        });
+        var (lab, state) = (run.Lab, plan.State);
+        var stage = lab.Machines[state.Name].Stages[index];
+        var log = store.StageLog(lab.Name, state.Name, index, stage.Name);
+        return run.RunStageAsync(state, plan.Keys, index, log, progress,
+            () => stage.Ansible is not null
+                ? throw new SpawnlabException($"machine {state.Name}, stage {stage.Name}: 'ansible:' stages are not supported on LXD yet")
+                : runner.RunAsync(new StageContext(lab, state.Name, "", session), stage, log, cancellationToken),
+            () => SnapshotAsync(state.Name, plan.Keys[index], cancellationToken));
     }
-
-    private static void Fail(StateJournal journal, StageRecord record) =>
-        journal.Update(_ =>
-        {
-            record.Status = StageStatus.Failed;
-            record.EndedAt = DateTimeOffset.UtcNow;
-        });
 
     private MachineState NewState(LabDefinition lab, MachineDefinition machine, string image, string config) => new()
     {

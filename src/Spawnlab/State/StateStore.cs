@@ -21,6 +21,10 @@ public sealed class StateStore(string root)
 
     public string LogDirectory(string lab) => Path.Combine(LabDirectory(lab), "logs");
 
+    /// <summary>The log of a machine's stage (its 1-based number first, so that a folder lists them in order).</summary>
+    public string StageLog(string lab, string machine, int index, string stage) =>
+        Path.Combine(LogDirectory(lab), machine, $"{index + 1:00}-{stage}.log");
+
     private string StateFile(string lab) => Path.Combine(LabDirectory(lab), "state.json");
 
     public LabState? Load(string lab)
