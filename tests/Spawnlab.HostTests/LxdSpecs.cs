@@ -263,6 +263,58 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             await HostProbe.CliAsync(State, null, "down", name);
         }
     }
+
+    [LxdFact]
+    public async Task A_daemon_is_reached_over_HTTPS_as_the_lxc_remote_the_lab_names()
+    {
+        var name = TestLab.Name("lxdr");
+        await using var lxd = await PrivateLxd.StartAsync();
+        var (remote, client) = await lxd.ServeHttpsAsync();
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        _files.Write($$"""
+            lab: {{name}}
+            engine: lxd
+            lxd: { remote: {{remote}} }
+            {{TestLab.Image}}
+            machines:
+              solo:
+                image: base
+                stages:
+                  - name: one
+                    run: echo over-https > /one
+                    checks:
+                      - file: /one
+                        contains: over-https
+            """);
+        // Found as the lxc client finds its remotes: LXD_CONF; nothing names the daemon's socket.
+        async Task<(int Code, string Output)> Cli(params string[] arguments)
+        {
+            var info = HostProbe.CliStartInfo(State, arguments);
+            info.Environment["LXD_CONF"] = client;
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return (process.ExitCode, await stdout + await stderr);
+        }
+        try
+        {
+            var up = await Cli("up", file);
+            Assert.True(up.Code == 0, up.Output);
+            Has("1 passed, 0 failed", up.Output);
+            Assert.Equal(["solo"], await lxd.NamesAsync("instances", $"spawnlab-{name}"));
+            var exec = await Cli("exec", $"{name}/solo", "--", "cat", "/one");
+            Assert.Equal((0, "over-https"), (exec.Code, exec.Output.Trim()));
+            Has("running", (await Cli("ls", name)).Output);
+            var down = await Cli("down", name);
+            Assert.True(down.Code == 0, down.Output);
+            Assert.Equal(["default"], await lxd.NamesAsync("projects"));
+        }
+        finally
+        {
+            await Cli("down", name);
+        }
+    }
 }
 
 /// <summary>A host test that needs LXD (lxd and lxd-client, which scripts/install-deps installs).</summary>

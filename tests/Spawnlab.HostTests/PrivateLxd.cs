@@ -79,6 +79,31 @@ public sealed class PrivateLxd : IAsyncDisposable
         return await output + await error;
     }
 
+    /// <summary>
+    /// Serves the API over HTTPS on the loopback and adds it as a remote of an lxc client folder of its own (trusted
+    /// by a password, as `lxc remote add` does), which goes with the daemon. Returns the remote's name and the folder.
+    /// </summary>
+    public async Task<(string Remote, string ClientFolder)> ServeHttpsAsync()
+    {
+        var port = Random.Shared.Next(20000, 30000);
+        await LxcAsync("config", "set", "core.https_address", $"127.0.0.1:{port}");
+        await LxcAsync("config", "set", "core.trust_password", "spawnlab-test");
+        var folder = Path.Combine(Directory, "client");
+        System.IO.Directory.CreateDirectory(folder);
+        var info = new ProcessStartInfo("lxc", ["remote", "add", "testlxd", $"https://127.0.0.1:{port}", "--accept-certificate", "--password", "spawnlab-test"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["LXD_CONF"] = folder },
+        };
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"lxc remote add: {await output}{await error}");
+        return ("testlxd", folder);
+    }
+
     /// <summary>The names of the objects at an API collection (instances, networks, storage-pools, images, projects).</summary>
     public async Task<IReadOnlyList<string>> NamesAsync(string collection, string? project = null)
     {

@@ -37,9 +37,14 @@ public static partial class LabParser
                 return null;
             var lxd = reader.Fields(body, "lxd", LabSchema.Lxd.Keys);
             var remote = lxd.TryGetValue("remote", out var remoteNode) ? reader.String(remoteNode, "lxd remote") : null;
-            if (remote is not null && (remote.StartsWith("https://", StringComparison.Ordinal) || !(remote.StartsWith('/') || remote.StartsWith("unix:///", StringComparison.Ordinal))))
+            if (remote is not null && remote.Contains("://", StringComparison.Ordinal) && !remote.StartsWith("unix:///", StringComparison.Ordinal))
             {
-                reader.Error(remoteNode!, $"lxd remote '{remote}': expected the daemon's unix socket, as /PATH or unix:///PATH (an HTTPS remote is not supported yet)");
+                reader.Error(remoteNode!, $"lxd remote '{remote}': expected the daemon's unix socket (/PATH or unix:///PATH) or the name of an lxc remote; add an HTTPS daemon with `lxc remote add NAME {remote}` and name it here");
+                return null;
+            }
+            if (remote is not null && !remote.StartsWith('/') && !remote.StartsWith("unix:///", StringComparison.Ordinal) && !RemoteName().IsMatch(remote))
+            {
+                reader.Error(remoteNode!, $"lxd remote '{remote}': expected the daemon's unix socket (/PATH or unix:///PATH) or the name of an lxc remote (`lxc remote list`)");
                 return null;
             }
             var project = lxd.TryGetValue("project", out var projectNode) ? reader.String(projectNode, "lxd project") : null;
@@ -50,6 +55,9 @@ public static partial class LabParser
             }
             return (engine, new LxdSettings(remote, project));
         }
+
+        [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*\\z")]
+        private static partial System.Text.RegularExpressions.Regex RemoteName();
 
         /// <summary>What the LXD engine does not run (yet), each reported where the lab file says it.</summary>
         private void CheckLxdLimits(YamlNode engineNode, IReadOnlyDictionary<string, NetworkDefinition> networks, IReadOnlyDictionary<string, MachineDefinition> machines)

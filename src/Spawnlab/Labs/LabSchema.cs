@@ -170,7 +170,7 @@ public static class LabSchema
     public static readonly Shape Ssh = new("SSH into the machines", [("authorized_keys", new ListOf(Name, "Public key files that may log in as root"))], "authorized_keys");
 
     public static readonly Shape Lxd = new("engine: lxd: the daemon and project", [
-        ("remote", new Text("The daemon's unix socket (PATH or unix://PATH); default: $LXD_DIR/unix.socket, else the usual paths")),
+        ("remote", new Text("The daemon's unix socket (PATH or unix://PATH), or the name of an lxc remote (HTTPS, a cluster); default: $LXD_DIR/unix.socket, else the usual paths")),
         ("project", new Text("The LXD project of the lab's instances; default: spawnlab-LAB")),
     ]);
 

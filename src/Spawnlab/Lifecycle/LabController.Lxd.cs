@@ -13,7 +13,7 @@ public sealed partial class LabController
     /// </summary>
     private async Task<UpResult> UpOnLxdAsync(LabDefinition lab, UpOptions up, CancellationToken cancellationToken)
     {
-        var place = new LxdPlace(LxdEngine.SocketOf(lab), LxdEngine.ProjectOf(lab));
+        var place = LxdEngine.PlaceOf(lab);
         if (!host.HasProgram("lxc"))
             throw new SpawnlabException($"lab {lab.Name} cannot come up: commands enter LXD instances through the lxc client, which is not installed; fix: apt-get install lxd-client");
         if (lab.Images.Values.Any(i => i.Bootstrap == ImageDefinition.Debootstrap) && !host.HasProgram("debootstrap"))
@@ -24,7 +24,7 @@ public sealed partial class LabController
         {
             throw new SpawnlabException(existing.Lxd is null
                 ? $"lab {lab.Name} is up on this host's systemd-nspawn; run `spawnlab down {lab.Name}` before bringing it up on LXD"
-                : $"lab {lab.Name} is up on the LXD daemon of {existing.Lxd.Socket}, project {existing.Lxd.Project}; run `spawnlab down {lab.Name}` first");
+                : $"lab {lab.Name} is up on the LXD daemon of {existing.Lxd}, project {existing.Lxd.Project}; run `spawnlab down {lab.Name}` first");
         }
         var journal = new StateJournal(Store, existing ?? new LabState { Lab = lab.Name, PoolPath = pool.Root, Driver = pool.Driver.Name, Lxd = place });
         journal.Update(s =>

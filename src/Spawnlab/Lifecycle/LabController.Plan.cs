@@ -24,10 +24,19 @@ public sealed partial class LabController
         if (lab.Engine == LabEngine.Lxd)
         {
             // Instances and snapshots are the daemon's: asked of it (images are still built in this host's pool).
-            var place = state?.Lxd ?? new State.LxdPlace(Lxd.LxdClient.FindSocket(lab.Lxd?.Remote) ?? "", Lxd.LxdEngine.ProjectOf(lab));
+            State.LxdPlace place;
+            try
+            {
+                place = state?.Lxd ?? Lxd.LxdEngine.PlaceOf(lab);
+            }
+            catch (SpawnlabException e)
+            {
+                place = new State.LxdPlace("", Lxd.LxdEngine.ProjectOf(lab));
+                caveat = (caveat is null ? "" : caveat + "; ") + e.Message;
+            }
             var existing = await Lxd.LxdEngine.ExistingAsync(place, cancellationToken);
             if (existing is null)
-                caveat = (caveat is null ? "" : caveat + "; ") + $"no LXD daemon answers on '{place.Socket}': its instances and snapshots count as missing";
+                caveat = (caveat is null ? "" : caveat + "; ") + $"no LXD daemon answers ({place}): its instances and snapshots count as missing";
             return (UpPlanner.Plan(lab, state, up,
                 image => Path.Combine(poolRoot, "images", ImageKeys.FolderName(image, lab.Images)),
                 path => path.StartsWith("lxd:", StringComparison.Ordinal) ? existing?.Contains(path) == true : readable && Directory.Exists(path),

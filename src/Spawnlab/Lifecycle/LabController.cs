@@ -50,7 +50,7 @@ public sealed partial class LabController(IHost host, SpawnlabOptions options, I
         progress.Phase("pool", clock.Elapsed);
         var existing = Store.Load(lab.Name);
         if (existing?.Lxd is { } place)
-            throw new SpawnlabException($"lab {lab.Name} is up on the LXD daemon of {place.Socket}; run `spawnlab down {lab.Name}` before bringing it up on this host");
+            throw new SpawnlabException($"lab {lab.Name} is up on the LXD daemon of {place}; run `spawnlab down {lab.Name}` before bringing it up on this host");
         if (existing is not null && existing.PoolPath != pool.Root)
             throw new SpawnlabException($"lab {lab.Name} is up in another pool ({existing.PoolPath}); run `spawnlab down {lab.Name}` first");
         var journal = new StateJournal(Store, existing ?? new LabState { Lab = lab.Name, PoolPath = pool.Root, Driver = pool.Driver.Name });

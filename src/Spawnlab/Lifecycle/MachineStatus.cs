@@ -63,7 +63,7 @@ public sealed record MachineStatus(
             return await ip.NamespaceAddressAsync(machine.Namespace, iface, cancellationToken);
         if (state != MachineRunState.Running)
             return null;
-        using var client = new Lxd.LxdClient(place.Socket);
+        using var client = Lxd.LxdClient.For(place);
         return await Lxd.LxdRuntime.AddressAsync(client, place, machine.Name, iface, cancellationToken);
     }
 }

@@ -15,7 +15,27 @@ public sealed class LxdClient : IDisposable
 {
     private readonly HttpClient _http;
 
+    /// <summary>Where the daemon is: its unix socket, or a remote's HTTPS address.</summary>
     public string Socket { get; }
+
+    /// <summary>The client of a lab's daemon: its unix socket, or the lxc remote it names.</summary>
+    public static LxdClient For(State.LxdPlace place) => place.Remote is { } remote ? new LxdClient(LxdRemote.Find(remote)) : new LxdClient(place.Socket);
+
+    /// <summary>A remote daemon or cluster over HTTPS, authenticated by the lxc client's certificate.</summary>
+    public LxdClient(LxdRemote remote)
+    {
+        Socket = remote.Address.ToString();
+        var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(remote.ClientCertificate, remote.ClientKey);
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [certificate],
+                RemoteCertificateValidationCallback = (_, presented, _, errors) => remote.Accepts(presented, errors),
+            },
+        };
+        _http = new HttpClient(handler) { BaseAddress = remote.Address, Timeout = Timeout.InfiniteTimeSpan };
+    }
 
     public LxdClient(string socket)
     {
@@ -44,6 +64,9 @@ public sealed class LxdClient : IDisposable
     /// The socket the <c>lxc</c> client would use: <c>$LXD_DIR/unix.socket</c>, else the snap's, else the package's
     /// (Incus's the same way, through <c>INCUS_DIR</c>).
     /// </summary>
+    /// <summary>Whether a lab's `lxd: remote:` names a unix socket (a path, or unix://PATH) rather than an lxc remote.</summary>
+    public static bool IsSocket(string remote) => remote.StartsWith('/') || remote.StartsWith("unix://", StringComparison.Ordinal);
+
     public static string? FindSocket(string? configured)
     {
         if (configured is not null)
@@ -169,7 +192,7 @@ public sealed class LxdClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            var why = File.Exists(Socket) ? e.InnerException?.Message ?? e.Message : "the socket does not exist (is the daemon running?)";
+            var why = Socket.StartsWith('/') && !File.Exists(Socket) ? "the socket does not exist (is the daemon running?)" : e.InnerException?.Message ?? e.Message;
             throw new LxdException($"no LXD daemon answers on {Socket}: {why}", HttpStatusCode.ServiceUnavailable);
         }
     }

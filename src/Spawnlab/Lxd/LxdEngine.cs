@@ -19,11 +19,16 @@ namespace Spawnlab.Lxd;
 /// </summary>
 public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProgressSink progress, StateStore store)
 {
-    /// <summary>The daemon's socket for a lab file, or why none can be used.</summary>
-    public static string SocketOf(LabDefinition lab) =>
-        LxdClient.FindSocket(lab.Lxd?.Remote)
-        ?? throw new SpawnlabException(
-            $"lab {lab.Name} has 'engine: lxd', and no LXD daemon socket was found ($LXD_DIR/unix.socket, /var/snap/lxd/common/lxd/unix.socket, /var/lib/lxd/unix.socket); start the daemon, or set 'lxd: remote:' to its socket");
+    /// <summary>The daemon (its socket, or the lxc remote the lab names) and project of a lab file, or why none can be used.</summary>
+    public static LxdPlace PlaceOf(LabDefinition lab)
+    {
+        if (lab.Lxd?.Remote is { } remote && !LxdClient.IsSocket(remote))
+            return new LxdPlace("", ProjectOf(lab)) { Remote = LxdRemote.Find(remote).Name };
+        return new LxdPlace(
+            LxdClient.FindSocket(lab.Lxd?.Remote) ?? throw new SpawnlabException(
+                $"lab {lab.Name} has 'engine: lxd', and no LXD daemon socket was found ($LXD_DIR/unix.socket, /var/snap/lxd/common/lxd/unix.socket, /var/lib/lxd/unix.socket); start the daemon, or set 'lxd: remote:' to its socket or to an lxc remote"),
+            ProjectOf(lab));
+    }
 
     public static string ProjectOf(LabDefinition lab) => lab.Lxd?.Project ?? $"spawnlab-{lab.Name}";
 
@@ -41,7 +46,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     {
         try
         {
-            using var client = new LxdClient(place.Socket);
+            using var client = LxdClient.For(place);
             var found = new HashSet<string>(StringComparer.Ordinal);
             var instances = await client.GetOrNullAsync(LxdClient.Path1("/1.0/instances?recursion=2", place.Project), cancellationToken);
             foreach (var instance in instances?.AsArray() ?? [])
@@ -63,7 +68,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     public async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal, CancellationToken cancellationToken)
     {
         var place = journal.State.Lxd!;
-        using var client = new LxdClient(place.Socket);
+        using var client = LxdClient.For(place);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await CheckDaemonAsync(client, cancellationToken);
         await EnsureProjectAsync(client, journal, place.Project, cancellationToken);
@@ -102,7 +107,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     public async Task RestoreMachineAsync(StateJournal journal, MachineState machine, int index, CancellationToken cancellationToken)
     {
         var place = machine.Lxd!;
-        using var client = new LxdClient(place.Socket);
+        using var client = LxdClient.For(place);
         await new LxdMachines(host, options, progress, store, client, place, storagePool: "").RestoreAsync(journal, machine, index, cancellationToken);
     }
 
@@ -320,7 +325,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     public async Task DownAsync(StateJournal journal, CancellationToken cancellationToken)
     {
         var place = journal.State.Lxd!;
-        using var client = new LxdClient(place.Socket);
+        using var client = LxdClient.For(place);
         var left = new List<string>();
         // The instances are deleted next, so they are killed, not shut down (as on this host), side by side; then
         // every object goes in reverse order.

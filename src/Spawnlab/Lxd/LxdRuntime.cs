@@ -17,7 +17,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
             return MachineRunState.Stopped;
         try
         {
-            using var client = new LxdClient(place.Socket);
+            using var client = LxdClient.For(place);
             var state = client.GetOrNullAsync(LxdClient.Path1($"/1.0/instances/{machine.Name}/state", place.Project), CancellationToken.None).GetAwaiter().GetResult();
             return state?["status"]?.GetValue<string>() == "Running" ? MachineRunState.Running : MachineRunState.Stopped;
         }
@@ -36,7 +36,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
     {
         var machine = boot.Machine;
         var place = machine.Lxd ?? throw new InvalidOperationException($"machine {machine.Name} is not an LXD instance");
-        using var client = new LxdClient(place.Socket);
+        using var client = LxdClient.For(place);
         var session = new LxdSession(machine.Name, place, shell);
         if (RunState(machine) != MachineRunState.Running)
         {
@@ -99,12 +99,17 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
 /// <summary>A running LXD instance, entered through <c>lxc exec</c> with the daemon's socket.</summary>
 public sealed record LxdSession(string Name, LxdPlace Place, IHostShell Shell) : MachineSession(Name)
 {
-    /// <summary>The folder whose unix.socket the lxc client opens (LXD_DIR).</summary>
-    private string LxdDir => Path.GetDirectoryName(Place.Socket)!;
+    /// <summary>
+    /// The lxc client aimed at the daemon, named in the command itself so that it is whole where a program of the host
+    /// runs it (Ansible's connection): the socket's folder as LXD_DIR, or the remote's name with the client's folder.
+    /// </summary>
+    private IEnumerable<string> Lxc(string verb, params IEnumerable<string> arguments) =>
+        Place.Remote is { } remote
+            ? [$"LXD_CONF={LxdRemote.ConfigDirectory}", "lxc", verb, "--project", Place.Project, $"{remote}:{Name}", .. arguments]
+            : [$"LXD_DIR={Path.GetDirectoryName(Place.Socket)}", "lxc", verb, "--project", Place.Project, Name, .. arguments];
 
-    /// <summary>The daemon's socket is named in the command itself, so that it is whole where a program of the host runs it (Ansible's connection).</summary>
     public override HostCommand Enter(IEnumerable<string> command) =>
-        HostCommand.Of("env", [$"LXD_DIR={LxdDir}", "lxc", "exec", "--project", Place.Project, Name, "--", "env", "-i", .. NspawnRuntime.ExecEnvironment, .. command]);
+        HostCommand.Of("env", [.. Lxc("exec", ["--", "env", "-i", .. NspawnRuntime.ExecEnvironment, .. command])]);
 
     /// <summary>
     /// As for any machine; a command cut short (a stage's timeout, Ctrl-C) is killed inside too. Killing `lxc exec`
@@ -132,8 +137,7 @@ public sealed record LxdSession(string Name, LxdPlace Place, IHostShell Shell) :
     /// <summary>What the container's console printed since its boot, as LXD keeps it.</summary>
     public override string Console()
     {
-        var result = Shell.RunAsync(HostCommand.Of("lxc", "console", "--project", Place.Project, Name, "--show-log")
-            .WithEnvironment("LXD_DIR", LxdDir).WithoutThrowing(), CancellationToken.None).GetAwaiter().GetResult();
+        var result = Shell.RunAsync(HostCommand.Of("env", [.. Lxc("console", "--show-log")]).WithoutThrowing(), CancellationToken.None).GetAwaiter().GetResult();
         return result.StandardOutput;
     }
 

@@ -47,8 +47,17 @@ public enum HostObjectKind
     LxdInstance,
 }
 
-/// <summary>Where a lab's LXD objects are: the daemon's unix socket and the project of its instances.</summary>
-public sealed record LxdPlace(string Socket, string Project);
+/// <summary>
+/// Where a lab's LXD objects are: the daemon's unix socket (or, for a remote daemon or cluster, the lxc remote that
+/// names it, the socket then empty) and the project of its instances.
+/// </summary>
+public sealed record LxdPlace(string Socket, string Project)
+{
+    public string? Remote { get; init; }
+
+    /// <summary>The daemon as messages name it.</summary>
+    public override string ToString() => Remote is { } remote ? $"remote {remote}" : Socket;
+}
 
 /// <summary>One object on the host that a lab owns.</summary>
 public sealed record HostObject(HostObjectKind Kind, string Name)

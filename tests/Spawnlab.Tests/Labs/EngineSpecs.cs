@@ -49,8 +49,8 @@ public sealed class EngineSpecs : IDisposable
     [Theory]
     [InlineData("engine: docker", "", "", "engine 'docker': expected nspawn or lxd")]
     [InlineData("lxd: { project: x }", "", "", "lxd: only with 'engine: lxd'")]
-    [InlineData("engine: lxd\nlxd: { remote: 'https://cluster:8443' }", "", "", "an HTTPS remote is not supported yet")]
-    [InlineData("engine: lxd\nlxd: { remote: lxd.sock }", "", "", "expected the daemon's unix socket, as /PATH or unix:///PATH")]
+    [InlineData("engine: lxd\nlxd: { remote: 'https://cluster:8443' }", "", "", "add an HTTPS daemon with `lxc remote add NAME https://cluster:8443` and name it here")]
+    [InlineData("engine: lxd\nlxd: { remote: 'my cluster' }", "", "", "expected the daemon's unix socket (/PATH or unix:///PATH) or the name of an lxc remote")]
     [InlineData("engine: lxd\nlxd: { project: 'Big Lab' }", "", "", "lxd project 'Big Lab': expected a lowercase letter")]
     [InlineData("engine: lxd\nlxd: { colour: red }", "", "", "unknown key 'colour'")]
     [InlineData("engine: lxd", "  pc:\n    kind: vm\n    boot: network\n    networks: { lan: { dhcp: true } }", "", "machine pc: VMs are not supported on LXD by Spawnlab yet")]
@@ -77,6 +77,36 @@ public sealed class EngineSpecs : IDisposable
         Assert.NotEqual(
             Spawnlab.Lifecycle.UpPlanner.BaseKey(nspawn, nspawn.Machines["gw"], "/pool/images/base-1"),
             Spawnlab.Lifecycle.UpPlanner.BaseKey(lxd, lxd.Machines["gw"], "/pool/images/base-1"));
+    }
+
+    [Fact]
+    public void A_remote_is_named_as_the_lxc_client_names_it_and_found_in_its_configuration()
+    {
+        var lab = _files.Parse(Lab("engine: lxd\nlxd: { remote: cluster }"));
+        var config = Path.Combine(_files.Directory, "lxc");
+        Directory.CreateDirectory(Path.Combine(config, "servercerts"));
+        File.WriteAllText(Path.Combine(config, "config.yml"), "remotes:\n  cluster:\n    addr: https://10.0.0.5:8443\n    protocol: lxd\n  images:\n    addr: https://images.example\n    protocol: simplestreams\n");
+        File.WriteAllText(Path.Combine(config, "client.crt"), "");
+        File.WriteAllText(Path.Combine(config, "client.key"), "");
+        var previous = Environment.GetEnvironmentVariable("LXD_CONF");
+        Environment.SetEnvironmentVariable("LXD_CONF", config);
+        try
+        {
+            var place = LxdEngine.PlaceOf(lab);
+            var remote = LxdRemote.Find("cluster");
+
+            Assert.Equal(("cluster", "", "spawnlab-big"), (place.Remote, place.Socket, place.Project));
+            Assert.Equal(new Uri("https://10.0.0.5:8443"), remote.Address);
+            Assert.Null(remote.ServerCertificate);
+            Assert.Contains("is a simplestreams image server", Assert.Throws<SpawnlabException>(() => LxdRemote.Find("images")).Message);
+            Assert.Contains("has no remote of that name", Assert.Throws<SpawnlabException>(() => LxdRemote.Find("elsewhere")).Message);
+            var session = new LxdSession("web", place, new Fakes.FakeShell());
+            Assert.Equal([$"LXD_CONF={config}", "lxc", "exec", "--project", "spawnlab-big", "cluster:web", "--"], session.Enter(["true"]).Arguments.Take(7));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("LXD_CONF", previous);
+        }
     }
 
     [Fact]
