@@ -21,10 +21,14 @@ public sealed class LxdClient : IDisposable
     /// <summary>The client of a lab's daemon: its unix socket, or the lxc remote it names.</summary>
     public static LxdClient For(State.LxdPlace place) => place.Remote is { } remote ? new LxdClient(LxdRemote.Find(remote)) : new LxdClient(place.Socket);
 
+    /// <summary>For a remote: the server certificate the lxc client pinned, named when the daemon presents another.</summary>
+    private readonly string? _pinned;
+
     /// <summary>A remote daemon or cluster over HTTPS, authenticated by the lxc client's certificate.</summary>
     public LxdClient(LxdRemote remote)
     {
         Socket = remote.Address.ToString();
+        _pinned = remote.ServerCertificate;
         var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(remote.ClientCertificate, remote.ClientKey);
         var handler = new SocketsHttpHandler
         {
@@ -192,7 +196,9 @@ public sealed class LxdClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            var why = Socket.StartsWith('/') && !File.Exists(Socket) ? "the socket does not exist (is the daemon running?)" : e.InnerException?.Message ?? e.Message;
+            var why = Socket.StartsWith('/') && !File.Exists(Socket) ? "the socket does not exist (is the daemon running?)"
+                : e.InnerException is System.Security.Authentication.AuthenticationException ? $"its certificate is not the one the lxc client pinned for it ({_pinned ?? "none pinned, and the system does not trust it"})"
+                : e.InnerException?.Message ?? e.Message;
             throw new LxdException($"no LXD daemon answers on {Socket}: {why}", HttpStatusCode.ServiceUnavailable);
         }
     }

@@ -58,7 +58,8 @@ public sealed record LxdRemote(string Name, Uri Address, string ClientCertificat
             return errors == System.Net.Security.SslPolicyErrors.None;
         if (presented is null)
             return false;
-        using var pinned = X509Certificate2.CreateFromPemFile(ServerCertificate);
+        // The certificate alone (CreateFromPemFile would look for a private key in the same file).
+        using var pinned = X509Certificate2.CreateFromPem(File.ReadAllText(ServerCertificate));
         return pinned.RawData.AsSpan().SequenceEqual(presented.GetRawCertData());
     }
 }
