@@ -36,24 +36,25 @@ public static partial class LabParser
             if (reader.Mapping(lxdNode, "lxd") is not { } body)
                 return null;
             var lxd = reader.Fields(body, "lxd", LabSchema.Lxd.Keys);
+            var ok = true;
             var remote = lxd.TryGetValue("remote", out var remoteNode) ? reader.String(remoteNode, "lxd remote") : null;
             if (remote is not null && remote.Contains("://", StringComparison.Ordinal) && !remote.StartsWith("unix:///", StringComparison.Ordinal))
             {
                 reader.Error(remoteNode!, $"lxd remote '{remote}': expected the daemon's unix socket (/PATH or unix:///PATH) or the name of an lxc remote; add an HTTPS daemon with `lxc remote add NAME {remote}` and name it here");
-                return null;
+                ok = false;
             }
-            if (remote is not null && !remote.StartsWith('/') && !remote.StartsWith("unix:///", StringComparison.Ordinal) && !RemoteName().IsMatch(remote))
+            else if (remote is not null && !remote.StartsWith('/') && !remote.StartsWith("unix:///", StringComparison.Ordinal) && !RemoteName().IsMatch(remote))
             {
                 reader.Error(remoteNode!, $"lxd remote '{remote}': expected the daemon's unix socket (/PATH or unix:///PATH) or the name of an lxc remote (`lxc remote list`)");
-                return null;
+                ok = false;
             }
             var project = lxd.TryGetValue("project", out var projectNode) ? reader.String(projectNode, "lxd project") : null;
             if (project is not null && !LabName().IsMatch(project))
             {
                 reader.Error(projectNode!, $"lxd project '{project}': expected a lowercase letter followed by lowercase letters, digits or '-'");
-                return null;
+                ok = false;
             }
-            return (engine, new LxdSettings(remote, project));
+            return ok ? (engine, new LxdSettings(remote, project)) : null;
         }
 
         [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*\\z")]

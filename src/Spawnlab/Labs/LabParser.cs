@@ -270,8 +270,9 @@ public static partial class LabParser
             var vars = fields.TryGetValue("vars", out var varsNode) ? Vars(varsNode, "lab vars") : [];
             var authorizedKeys = fields.TryGetValue("ssh", out var sshNode) ? AuthorizedKeys(sshNode) : [];
             var engine = Engine(fields);
-            if (engine is (LabEngine.Lxd, _))
-                CheckLxdLimits(fields.GetValueOrDefault("engine") ?? top, networks.ToDictionary(kv => kv.Key, kv => kv.Value.Definition), machines);
+            // What LXD cannot run is said even when the lxd: settings are wrong too: every problem at once.
+            if (fields.TryGetValue("engine", out var engineNode) && engineNode is YamlScalarNode { Value: "lxd" })
+                CheckLxdLimits(engineNode, networks.ToDictionary(kv => kv.Key, kv => kv.Value.Definition), machines);
 
             if (name is null || vars is null || authorizedKeys is null || engine is null)
                 return null;

@@ -32,10 +32,10 @@ public sealed partial class LabController
             catch (SpawnlabException e)
             {
                 place = new State.LxdPlace("", Lxd.LxdEngine.ProjectOf(lab));
-                caveat = (caveat is null ? "" : caveat + "; ") + e.Message;
+                caveat = (caveat is null ? "" : caveat + "; ") + $"{e.Message}: its instances and snapshots count as missing";
             }
             var existing = await Lxd.LxdEngine.ExistingAsync(place, cancellationToken);
-            if (existing is null)
+            if (existing is null && (place.Socket.Length > 0 || place.Remote is not null))
                 caveat = (caveat is null ? "" : caveat + "; ") + $"no LXD daemon answers ({place}): its instances and snapshots count as missing";
             return (UpPlanner.Plan(lab, state, up,
                 image => Path.Combine(poolRoot, "images", ImageKeys.FolderName(image, lab.Images)),

@@ -66,6 +66,15 @@ public sealed class EngineSpecs : IDisposable
     }
 
     [Fact]
+    public void What_LXD_cannot_run_is_said_even_when_the_lxd_settings_are_wrong_too()
+    {
+        var errors = _files.Errors(Lab("engine: lxd\nlxd: { project: 'Big' }", "  pc:\n    image: base\n    read_only: true"));
+
+        Assert.Contains(errors, e => e.Message.Contains("lxd project 'Big'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Message.Contains("machine pc: 'read_only' is not supported on LXD", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_same_machine_on_another_engine_is_another_machine_with_other_stage_keys()
     {
         var nspawn = _files.Parse(Lab(""));
