@@ -84,6 +84,8 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
             Assert.Matches(@"^10\.246\.0\.\d+/24$", web["interfaces"]!.AsArray().Single(i => i!["network"]!.GetValue<string>() == "front")!["address"]!.GetValue<string>());
             Assert.Contains("tmpfs", await Cli("exec", $"{name}/web", "--", "findmnt", "-n", "-o", "FSTYPE", "/scratch"));
             Assert.Equal("two", (await Cli("exec", $"{name}/web", "--", "cat", "/stage2")).Trim());
+            // The image went into LXD whole: a relative symbolic link of nginx's is as debootstrap made it.
+            Assert.Equal("../../lib/nginx/modules", (await Cli("exec", $"{name}/web", "--", "readlink", "/usr/share/nginx/modules")).Trim());
             var stage1 = (await Cli("exec", $"{name}/web", "--", "cat", "/stage1")).Trim();
 
             // A cached rerun touches nothing; an edited stage reruns from itself, on the snapshot of the one before.
@@ -313,6 +315,43 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
         finally
         {
             await Cli("down", name);
+        }
+    }
+
+    [LxdFact]
+    public async Task The_Ansible_example_comes_up_on_LXD_with_no_change_but_its_engine()
+    {
+        var name = TestLab.Name("lxda");
+        await using var lxd = await PrivateLxd.StartAsync();
+        var directory = AppContext.BaseDirectory;
+        while (!System.IO.Directory.Exists(Path.Combine(directory, "examples")))
+            directory = Path.GetDirectoryName(directory)!;
+        var example = Path.Combine(directory, "examples", "ansible");
+        foreach (var source in System.IO.Directory.EnumerateFiles(example, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(_files.Directory, Path.GetRelativePath(example, source));
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(source, target);
+        }
+        var file = Path.Combine(_files.Directory, "lab.yaml");
+        // Its own name and subnets, so that it can run beside the example on this host; nothing else changes.
+        File.WriteAllText(file, File.ReadAllText(file)
+            .Replace("lab: ansible-demo", $"lab: {name}\nengine: lxd\nlxd: {{ remote: {lxd.Socket} }}", StringComparison.Ordinal)
+            .Replace("10.232.", "10.238.", StringComparison.Ordinal));
+        try
+        {
+            // A gateway that routes and serves the users' network DHCP and DNS, a web server as a privileged
+            // container, a client leased by the gateway: each configured by its playbook through Spawnlab's connection.
+            var up = await Cli("up", file);
+            Has("7 passed, 0 failed", up);
+            Assert.Matches(@"inet 10\.238\.1\.\d+/24", await Cli("exec", $"{name}/client", "--", "ip", "-4", "-o", "addr", "show", "dev", "users"));
+            Has("Welcome to the Contest", await Cli("exec", $"{name}/client", "--", "curl", "-s", "http://web.demo.test/"));
+            await Cli("down", name);
+            Assert.Equal(["default"], await lxd.NamesAsync("projects"));
+        }
+        finally
+        {
+            await HostProbe.CliAsync(State, null, "down", name);
         }
     }
 }

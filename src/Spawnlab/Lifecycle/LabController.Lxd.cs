@@ -16,6 +16,8 @@ public sealed partial class LabController
         var place = LxdEngine.PlaceOf(lab);
         if (!host.HasProgram("lxc"))
             throw new SpawnlabException($"lab {lab.Name} cannot come up: commands enter LXD instances through the lxc client, which is not installed; fix: apt-get install lxd-client");
+        if (lab.Machines.Values.Any(m => m.Stages.Any(s => s.Ansible is not null)) && !host.HasProgram("ansible-playbook"))
+            throw new SpawnlabException($"lab {lab.Name} cannot come up: stages of this lab run playbooks, and ansible-playbook is not installed; fix: apt-get install ansible-core (or ansible)");
         if (lab.Images.Values.Any(i => i.Bootstrap == ImageDefinition.Debootstrap) && !host.HasProgram("debootstrap"))
             throw new SpawnlabException($"lab {lab.Name} cannot come up: its images are made by debootstrap, which is not installed; fix: apt-get install debootstrap");
         var pool = await new PoolOpener(host, options.StateDirectory).OpenAsync(options.Driver, cancellationToken);
@@ -36,7 +38,7 @@ public sealed partial class LabController
         try
         {
             await CheckHostClashesAsync(lab, journal.State, cancellationToken);
-            return await new LxdEngine(host, options, progress, Store).UpAsync(lab, up, pool, journal, cancellationToken);
+            return await new LxdEngine(host, options, progress, Store).UpAsync(lab, up, pool, journal, AnsibleInventoryAsync, cancellationToken);
         }
         catch (Exception) when (existing is null && journal.State.Objects.Count == 0 && journal.State.Machines.Count == 0)
         {

@@ -65,7 +65,9 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     }
 
     /// <summary>Brings the lab up on the daemon; <paramref name="journal"/> is its state, opened for this engine.</summary>
-    public async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal, CancellationToken cancellationToken)
+    /// <param name="ansibleInventory">What an `ansible:` stage runs against (the lab's inventory for a machine, and Spawnlab's collection).</param>
+    internal async Task<UpResult> UpAsync(LabDefinition lab, UpOptions up, StoragePool pool, StateJournal journal,
+        Func<LabRun, string, CancellationToken, Task<(string Inventory, string Collections)>> ansibleInventory, CancellationToken cancellationToken)
     {
         var place = journal.State.Lxd!;
         using var client = LxdClient.For(place);
@@ -98,7 +100,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
         foreach (var machine in lab.Machines.Values)
             run.BaseKeys[machine.Name] = UpPlanner.BaseKey(lab, machine, imagePaths[machine.Image]);
         run.Keys = StageKeys.ComputeLab(lab, run.BaseKeys, cancellationToken);
-        var machines = new LxdMachines(host, options, progress, store, client, place, storagePool) { Members = members };
+        var machines = new LxdMachines(host, options, progress, store, client, place, storagePool) { Members = members, AnsibleInventory = ansibleInventory };
         await Task.WhenAll(lab.Machines.Values.Select(machine => machines.RunAsync(run, machine, cancellationToken)));
         return new UpResult(journal.State, [.. run.Checks], [.. run.Failures], [.. run.Skipped]);
     }
@@ -226,8 +228,10 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
 
                 """, cancellationToken);
             var tarball = Path.Combine(work, "image.tar");
+            // The root's entries go under rootfs/; the targets of symbolic links stay as they are (flag S): a
+            // relative target such as ../../lib/nginx/modules would otherwise become rootfs./../lib/nginx/modules.
             await host.Shell.RunAsync(HostCommand.Of("tar", "--numeric-owner", "--xattrs", "--acls", "-cf", tarball, "-C", work, "metadata.yaml",
-                "-C", imagePath, "--transform", "s,^\\.,rootfs,", "."), cancellationToken);
+                "-C", imagePath, "--transform", "s,^\\.,rootfs,S", "."), cancellationToken);
             var fingerprint = await client.ImportImageAsync(tarball, new Dictionary<string, string> { ["spawnlab.image"] = alias }, cancellationToken);
             await client.SendAsync(HttpMethod.Post, "/1.0/images/aliases", new JsonObject { ["name"] = alias, ["target"] = fingerprint }, cancellationToken);
         }

@@ -16,6 +16,9 @@ namespace Spawnlab.Lxd;
 /// </summary>
 internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgressSink progress, StateStore store, LxdClient client, LxdPlace place, string storagePool)
 {
+    /// <summary>For an `ansible:` stage: the lab's inventory written for the machine, and the folder of Spawnlab's collection.</summary>
+    public Func<LabRun, string, CancellationToken, Task<(string Inventory, string Collections)>>? AnsibleInventory { get; init; }
+
     /// <summary>In a cluster, its online members: machines are spread over them in the lab file's order.</summary>
     public IReadOnlyList<string> Members { get; init; } = [];
 
@@ -277,9 +280,14 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         var stage = lab.Machines[state.Name].Stages[index];
         var log = store.StageLog(lab.Name, state.Name, index, stage.Name);
         return run.RunStageAsync(state, plan.Keys, index, log, progress,
-            () => stage.Ansible is not null
-                ? throw new SpawnlabException($"machine {state.Name}, stage {stage.Name}: 'ansible:' stages are not supported on LXD yet")
-                : runner.RunAsync(new StageContext(lab, state.Name, "", session), stage, log, cancellationToken),
+            async () =>
+            {
+                var context = new StageContext(lab, state.Name, "", session)
+                {
+                    Ansible = stage.Ansible is null || AnsibleInventory is null ? null : await AnsibleInventory(run, state.Name, cancellationToken),
+                };
+                return await runner.RunAsync(context, stage, log, cancellationToken);
+            },
             () => SnapshotAsync(state.Name, plan.Keys[index], cancellationToken));
     }
 
