@@ -188,6 +188,18 @@ public static class HostProbe
         return (process.ExitCode, await output + await error);
     }
 
+    /// <summary>The CLI with one more environment variable (how a daemon is found: LXD_DIR, LXD_CONF); its output and errors together.</summary>
+    public static async Task<(int Code, string Output)> CliWithAsync(string stateDirectory, (string Name, string Value) variable, params string[] arguments)
+    {
+        var info = CliStartInfo(stateDirectory, arguments);
+        info.Environment[variable.Name] = variable.Value;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     public static async Task<(int ExitCode, string Stdout, string Stderr)> CliAsync(string stateDirectory, string? stdin, params string[] arguments)
     {
         var info = CliStartInfo(stateDirectory, arguments);

@@ -184,16 +184,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
                     run: sleep 100
             """);
         // The daemon is found as the lxc client finds it: through LXD_DIR.
-        async Task<(int Code, string Output)> Cli(params string[] arguments)
-        {
-            var info = HostProbe.CliStartInfo(State, arguments);
-            info.Environment["LXD_DIR"] = lxd.Directory;
-            using var process = System.Diagnostics.Process.Start(info)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            return (process.ExitCode, await stdout + await stderr);
-        }
+        Task<(int Code, string Output)> Cli(params string[] arguments) => HostProbe.CliWithAsync(State, ("LXD_DIR", lxd.Directory), arguments);
         try
         {
             // A stage past its timeout is killed inside the instance, not only its `lxc exec` on the host.
@@ -289,16 +280,7 @@ public sealed class LxdSpecs(HostFixture host) : IDisposable
                         contains: over-https
             """);
         // Found as the lxc client finds its remotes: LXD_CONF; nothing names the daemon's socket.
-        async Task<(int Code, string Output)> Cli(params string[] arguments)
-        {
-            var info = HostProbe.CliStartInfo(State, arguments);
-            info.Environment["LXD_CONF"] = client;
-            using var process = System.Diagnostics.Process.Start(info)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            return (process.ExitCode, await stdout + await stderr);
-        }
+        Task<(int Code, string Output)> Cli(params string[] arguments) => HostProbe.CliWithAsync(State, ("LXD_CONF", client), arguments);
         try
         {
             var up = await Cli("up", file);
