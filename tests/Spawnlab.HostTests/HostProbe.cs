@@ -188,6 +188,29 @@ public static class HostProbe
         return (process.ExitCode, await output + await error);
     }
 
+    /// <summary>
+    /// A program run with one more environment variable (LXD_DIR, LXD_CONF: which daemon or client folder) and what
+    /// it reads on its input: its exit code, and its output and errors together.
+    /// </summary>
+    public static async Task<(int Code, string Output)> RunWithAsync((string Name, string Value) variable, string? input, string program, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(program, arguments)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { [variable.Name] = variable.Value },
+        };
+        using var process = Process.Start(info)!;
+        if (input is not null)
+            await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
     /// <summary>The CLI with one more environment variable (how a daemon is found: LXD_DIR, LXD_CONF); its output and errors together.</summary>
     public static async Task<(int Code, string Output)> CliWithAsync(string stateDirectory, (string Name, string Value) variable, params string[] arguments)
     {

@@ -130,36 +130,12 @@ public sealed class LxdCluster : IAsyncDisposable
 
     private static async Task PreseedAsync(string directory, string yaml)
     {
-        var info = new ProcessStartInfo("lxd", ["init", "--preseed"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment = { ["LXD_DIR"] = directory },
-        };
-        using var process = Process.Start(info)!;
-        await process.StandardInput.WriteAsync(yaml);
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"lxd init --preseed in {directory}: {await output}{await error}");
+        var (code, output) = await HostProbe.RunWithAsync(("LXD_DIR", directory), yaml, "lxd", "init", "--preseed");
+        Assert.True(code == 0, $"lxd init --preseed in {directory}: {output}");
     }
 
-    private static async Task<string> LxcAsync(string directory, params string[] arguments)
-    {
-        var info = new ProcessStartInfo("lxc", arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment = { ["LXD_DIR"] = directory },
-        };
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return await output + await error;
-    }
+    private static async Task<string> LxcAsync(string directory, params string[] arguments) =>
+        (await HostProbe.RunWithAsync(("LXD_DIR", directory), null, "lxc", arguments)).Output;
 
     /// <summary>The lxc client against the cluster (member 1).</summary>
     public Task<string> LxcAsync(params string[] arguments) => LxcAsync(_members[0].Directory, arguments);

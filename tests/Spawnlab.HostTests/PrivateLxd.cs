@@ -64,20 +64,7 @@ public sealed class PrivateLxd : IAsyncDisposable
     }
 
     /// <summary>Runs the lxc client against this daemon; returns its output and errors.</summary>
-    public async Task<string> LxcAsync(params string[] arguments)
-    {
-        var info = new ProcessStartInfo("lxc", arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment = { ["LXD_DIR"] = Directory },
-        };
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return await output + await error;
-    }
+    public async Task<string> LxcAsync(params string[] arguments) => (await HostProbe.RunWithAsync(("LXD_DIR", Directory), null, "lxc", arguments)).Output;
 
     /// <summary>
     /// Serves the API over HTTPS on the loopback and adds it as a remote of an lxc client folder of its own (trusted
@@ -90,17 +77,9 @@ public sealed class PrivateLxd : IAsyncDisposable
         await LxcAsync("config", "set", "core.trust_password", "spawnlab-test");
         var folder = Path.Combine(Directory, "client");
         System.IO.Directory.CreateDirectory(folder);
-        var info = new ProcessStartInfo("lxc", ["remote", "add", "testlxd", $"https://127.0.0.1:{port}", "--accept-certificate", "--password", "spawnlab-test"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment = { ["LXD_CONF"] = folder },
-        };
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"lxc remote add: {await output}{await error}");
+        var (code, output) = await HostProbe.RunWithAsync(("LXD_CONF", folder), null,
+            "lxc", "remote", "add", "testlxd", $"https://127.0.0.1:{port}", "--accept-certificate", "--password", "spawnlab-test");
+        Assert.True(code == 0, $"lxc remote add: {output}");
         return ("testlxd", folder);
     }
 

@@ -86,7 +86,8 @@ public sealed class LxdClient : IDisposable
         return candidates.FirstOrDefault(c => c is not null && File.Exists(c));
     }
 
-    public static string Path1(string path, string? project = null) =>
+    /// <summary>An API path with the project it is asked in (?project= or &amp;project=).</summary>
+    public static string InProject(string path, string? project = null) =>
         project is null ? path : $"{path}{(path.Contains('?', StringComparison.Ordinal) ? '&' : '?')}project={Uri.EscapeDataString(project)}";
 
     /// <summary>The metadata of a GET; null when the object does not exist.</summary>
@@ -157,7 +158,7 @@ public sealed class LxdClient : IDisposable
         body.Headers.Add("X-LXD-type", linkTarget is null ? "file" : "symlink");
         body.Headers.Add("X-LXD-write", "overwrite");
         body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        return SendAsync(HttpMethod.Post, Path1($"/1.0/instances/{instance}/files?path={Uri.EscapeDataString(path)}", project), body, cancellationToken);
+        return SendAsync(HttpMethod.Post, InProject($"/1.0/instances/{instance}/files?path={Uri.EscapeDataString(path)}", project), body, cancellationToken);
     }
 
     /// <summary>Makes a folder in an instance (running or not), owned by root; one that exists is left as it is.</summary>
@@ -170,7 +171,7 @@ public sealed class LxdClient : IDisposable
         body.Headers.Add("X-LXD-type", "directory");
         try
         {
-            await SendAsync(HttpMethod.Post, Path1($"/1.0/instances/{instance}/files?path={Uri.EscapeDataString(path)}", project), body, cancellationToken);
+            await SendAsync(HttpMethod.Post, InProject($"/1.0/instances/{instance}/files?path={Uri.EscapeDataString(path)}", project), body, cancellationToken);
         }
         catch (LxdException e) when (e.Message.Contains("exists", StringComparison.OrdinalIgnoreCase))
         {

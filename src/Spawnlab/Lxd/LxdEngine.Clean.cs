@@ -57,7 +57,7 @@ public sealed partial class LxdEngine
         if (projectNode?["description"]?.GetValue<string>() == $"{DescriptionPrefix}{lab}" && !OthersRecord(new HostObject(HostObjectKind.LxdProject, project)))
         {
             state.Objects.Add(new HostObject(HostObjectKind.LxdProject, project));
-            foreach (var url in (await client.GetAsync(LxdClient.Path1("/1.0/instances", project), cancellationToken))?.AsArray() ?? [])
+            foreach (var url in (await client.GetAsync(LxdClient.InProject("/1.0/instances", project), cancellationToken))?.AsArray() ?? [])
                 state.Objects.Add(new HostObject(HostObjectKind.LxdInstance, url!.GetValue<string>().Split('?')[0].Split('/')[^1]));
         }
         if (await client.GetOrNullAsync($"/1.0/storage-pools/{project}", cancellationToken) is { } pool

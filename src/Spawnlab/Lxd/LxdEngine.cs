@@ -48,7 +48,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
         {
             using var client = LxdClient.For(place);
             var found = new HashSet<string>(StringComparer.Ordinal);
-            var instances = await client.GetOrNullAsync(LxdClient.Path1("/1.0/instances?recursion=2", place.Project), cancellationToken);
+            var instances = await client.GetOrNullAsync(LxdClient.InProject("/1.0/instances?recursion=2", place.Project), cancellationToken);
             foreach (var instance in instances?.AsArray() ?? [])
             {
                 var name = instance?["name"]?.GetValue<string>() ?? "";
@@ -318,7 +318,7 @@ public sealed partial class LxdEngine(IHost host, SpawnlabOptions options, IProg
     {
         var place = journal.State.Lxd!;
         await LxdRuntime.StopInstanceAsync(client, place.Project, name, TimeSpan.Zero, cancellationToken);
-        await client.DeleteAsync(LxdClient.Path1($"/1.0/instances/{name}", place.Project), cancellationToken);
+        await client.DeleteAsync(LxdClient.InProject($"/1.0/instances/{name}", place.Project), cancellationToken);
         journal.Forget([new HostObject(HostObjectKind.LxdInstance, name)]);
     }
 

@@ -22,7 +22,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
     /// <summary>In a cluster, its online members: machines are spread over them in the lab file's order.</summary>
     public IReadOnlyList<string> Members { get; init; } = [];
 
-    private string Instance(string name) => LxdClient.Path1($"/1.0/instances/{name}", place.Project);
+    private string Instance(string name) => LxdClient.InProject($"/1.0/instances/{name}", place.Project);
 
     public Task RunAsync(LabRun run, MachineDefinition machine, CancellationToken cancellationToken) =>
         run.RunMachineAsync(machine, progress, async () =>
@@ -116,7 +116,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
     {
         if (!journal.Has(new HostObject(HostObjectKind.LxdInstance, machine)))
             return [];
-        var list = await client.GetOrNullAsync(LxdClient.Path1($"/1.0/instances/{machine}/snapshots", place.Project), cancellationToken);
+        var list = await client.GetOrNullAsync(LxdClient.InProject($"/1.0/instances/{machine}/snapshots", place.Project), cancellationToken);
         // Each is a URL: /1.0/instances/NAME/snapshots/KEY?project=PROJECT.
         return list?.AsArray().Select(url => Uri.UnescapeDataString(url!.GetValue<string>().Split('?')[0].Split('/')[^1])).ToHashSet(StringComparer.Ordinal) ?? [];
     }
@@ -124,8 +124,8 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
     /// <summary>Takes a snapshot named <paramref name="key"/>, replacing one of that name.</summary>
     private async Task SnapshotAsync(string machine, string key, CancellationToken cancellationToken)
     {
-        await client.DeleteAsync(LxdClient.Path1($"/1.0/instances/{machine}/snapshots/{key}", place.Project), cancellationToken);
-        await client.SendAsync(HttpMethod.Post, LxdClient.Path1($"/1.0/instances/{machine}/snapshots", place.Project),
+        await client.DeleteAsync(LxdClient.InProject($"/1.0/instances/{machine}/snapshots/{key}", place.Project), cancellationToken);
+        await client.SendAsync(HttpMethod.Post, LxdClient.InProject($"/1.0/instances/{machine}/snapshots", place.Project),
             new JsonObject { ["name"] = key, ["stateful"] = false }, cancellationToken);
     }
 
@@ -173,7 +173,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         if (await client.GetOrNullAsync(Instance(machine.Name), cancellationToken) is not null)
             throw new SpawnlabException(StateJournal.LeftBehind(lab.Name, $"LXD instance {place.Project}/{machine.Name}"));
         journal.Record(obj);
-        var path = LxdClient.Path1("/1.0/instances", place.Project);
+        var path = LxdClient.InProject("/1.0/instances", place.Project);
         if (Members.Count > 0)
         {
             var member = Members[lab.Machines.Keys.ToList().IndexOf(machine.Name) % Members.Count];
@@ -210,7 +210,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
                 var info = new FileInfo(entry);
                 if (info.LinkTarget is { } target)
                 {
-                    await client.DeleteAsync(LxdClient.Path1($"/1.0/instances/{machine.Name}/files?path={Uri.EscapeDataString(path)}", place.Project), cancellationToken);
+                    await client.DeleteAsync(LxdClient.InProject($"/1.0/instances/{machine.Name}/files?path={Uri.EscapeDataString(path)}", place.Project), cancellationToken);
                     await client.PushFileAsync(place.Project, machine.Name, path, [], "0777", target, cancellationToken);
                 }
                 else if (Directory.Exists(entry))
@@ -270,7 +270,7 @@ internal sealed class LxdMachines(IHost host, SpawnlabOptions options, IProgress
         foreach (var name in await SnapshotsAsync(machine, journal, cancellationToken))
         {
             if (!keep.Contains(name))
-                await client.DeleteAsync(LxdClient.Path1($"/1.0/instances/{machine}/snapshots/{name}", place.Project), cancellationToken);
+                await client.DeleteAsync(LxdClient.InProject($"/1.0/instances/{machine}/snapshots/{name}", place.Project), cancellationToken);
         }
     }
 

@@ -18,7 +18,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
         try
         {
             using var client = LxdClient.For(place);
-            var state = client.GetOrNullAsync(LxdClient.Path1($"/1.0/instances/{machine.Name}/state", place.Project), CancellationToken.None).GetAwaiter().GetResult();
+            var state = client.GetOrNullAsync(LxdClient.InProject($"/1.0/instances/{machine.Name}/state", place.Project), CancellationToken.None).GetAwaiter().GetResult();
             return state?["status"]?.GetValue<string>() == "Running" ? MachineRunState.Running : MachineRunState.Stopped;
         }
         catch (LxdException)
@@ -41,7 +41,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
         if (RunState(machine) != MachineRunState.Running)
         {
             boot.Report(new MachineStep.Booting());
-            await client.SendAsync(HttpMethod.Put, LxdClient.Path1($"/1.0/instances/{machine.Name}/state", place.Project),
+            await client.SendAsync(HttpMethod.Put, LxdClient.InProject($"/1.0/instances/{machine.Name}/state", place.Project),
                 new JsonObject { ["action"] = "start", ["timeout"] = 30 }, cancellationToken);
         }
         boot.Report(new MachineStep.Starting());
@@ -66,7 +66,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
     /// <summary>The IPv4 address (CIDR) of an interface of a running instance, as LXD reports it; null when it has none.</summary>
     public static async Task<string?> AddressAsync(LxdClient client, LxdPlace place, string machine, string iface, CancellationToken cancellationToken)
     {
-        var state = await client.GetOrNullAsync(LxdClient.Path1($"/1.0/instances/{machine}/state", place.Project), cancellationToken);
+        var state = await client.GetOrNullAsync(LxdClient.InProject($"/1.0/instances/{machine}/state", place.Project), cancellationToken);
         return state?["network"]?[iface]?["addresses"]?.AsArray()
             .FirstOrDefault(a => a?["family"]?.GetValue<string>() == "inet") is { } address
             ? $"{address["address"]!.GetValue<string>()}/{address["netmask"]!.GetValue<string>()}"
@@ -76,7 +76,7 @@ public sealed class LxdRuntime(IHostShell shell) : IMachineRuntime
     /// <summary>Stops an instance: cleanly within <paramref name="timeout"/>, then forced (at once when it is zero).</summary>
     public static async Task StopInstanceAsync(LxdClient client, string project, string name, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var path = LxdClient.Path1($"/1.0/instances/{name}/state", project);
+        var path = LxdClient.InProject($"/1.0/instances/{name}/state", project);
         var state = await client.GetOrNullAsync(path, cancellationToken);
         if (state?["status"]?.GetValue<string>() is not ("Running" or "Frozen"))
             return;
